@@ -1,0 +1,1 @@
+"""Receivers: one module per channel (webhook, file, email, wecom, dingtalk, sentry)."""

@@ -1,0 +1,38 @@
+"""Pure naming rules the sink and ``shipper parse --with-meta`` share: daily index and document id.
+
+The index day comes from the event's own ``@timestamp`` (UTC unless a zone is configured), so
+backfills land in the right day. The ``_id`` is a hash of the source identity, the byte offset
+and the content, so resending after a crash overwrites instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+
+def index_day(timestamp: str, tz: tzinfo | None = None) -> str:
+    """``2026-11-22T17:30:00.000Z`` → ``2026.11.22`` (or the day in ``tz``)."""
+    if tz is None and len(timestamp) >= 10 and timestamp.endswith("Z") and timestamp[4] == "-":
+        return timestamp[0:4] + "." + timestamp[5:7] + "." + timestamp[8:10]
+    dt = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(tz or UTC).strftime("%Y.%m.%d")
+
+
+def index_name(doc: dict[str, Any], prefix: str, tz: tzinfo | None = None) -> str:
+    """``<prefix>-YYYY.MM.DD`` for ``doc`` by its ``@timestamp``."""
+    return f"{prefix}-{index_day(doc['@timestamp'], tz)}"
+
+
+def doc_id(source: str, offset: int, content: bytes | str) -> str:
+    """Deterministic id: the same source, offset and content always give the same id."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(source.encode("utf-8", "surrogatepass"))
+    h.update(b"\0")
+    h.update(str(offset).encode())
+    h.update(b"\0")
+    h.update(content.encode("utf-8", "replace") if isinstance(content, str) else content)
+    return h.hexdigest()
