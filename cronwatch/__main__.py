@@ -1,0 +1,5 @@
+"""``python -m cronwatch`` — the same as the ``cronwatch`` command."""
+
+from cronwatch.cli import main
+
+main()
