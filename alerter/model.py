@@ -43,6 +43,7 @@ class Alert:
     ends_at: datetime | None = None
     generator_url: str = ""
     updated_at: datetime | None = None
+    timeout: bool = False  # ends_at was set by the alerter (resolve_timeout), not by the sender
 
     @property
     def fingerprint(self) -> str:

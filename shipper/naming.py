@@ -8,6 +8,7 @@ and the content, so resending after a crash overwrites instead of duplicating.
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -36,3 +37,28 @@ def doc_id(source: str, offset: int, content: bytes | str) -> str:
     h.update(b"\0")
     h.update(content.encode("utf-8", "replace") if isinstance(content, str) else content)
     return h.hexdigest()
+
+
+FINGERPRINT_BYTES = 1024  # how much of a file's head identifies its content (beside device+inode)
+
+
+def fingerprint(head: bytes) -> str:
+    """Hash of a file's first bytes (at most ``FINGERPRINT_BYTES``): 16 hex digits."""
+    return hashlib.blake2b(head[:FINGERPRINT_BYTES], digest_size=8).hexdigest()
+
+
+def source_key(dev: int, ino: int, head: bytes) -> str:
+    """The id source of a file: ``<dev>-<inode>-<fingerprint>`` (hex); pure."""
+    return f"{dev:x}-{ino:x}-{fingerprint(head)}"
+
+
+def source_for_path(path: str) -> str:
+    """The stable identity string of the file at ``path`` that document ids are built from.
+
+    The tailer computes the same string when it first sees a file and keeps it in its checkpoint,
+    so ids stay stable while a short file grows; for a file that no longer grows the two agree.
+    """
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        head = fh.read(FINGERPRINT_BYTES)
+    return source_key(st.st_dev, st.st_ino, head)

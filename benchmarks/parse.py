@@ -1,0 +1,175 @@
+"""Parsing speed: cronwatch's full pipeline vs pygrok vs the floor (``re.match`` + ``groupdict``).
+
+Generates ≥200k realistic job-log lines (seeded), then times, on one core, in one run:
+
+- ``cronwatch``: ``compile_parser(cfg).decoder(path)`` fed every line (decode, multi-line
+  grouping, timestamp normalisation, level/trace/duration extraction, the ECS document);
+- ``pygrok``: ``Grok(pattern).match(line)`` with the same pattern text (our definitions passed
+  as custom patterns), the patterns of a list tried in order;
+- ``floor``: the same compiled expression(s) cronwatch uses, ``rx.match(line).groupdict()``.
+
+Scenarios: one user pattern over Python ``logging`` lines, and the zero-configuration formats
+over a mix of text formats. Prints the median lines/s of ``--repeat`` runs and the ratios
+(targets: ≥ 3× pygrok, ≥ 0.6× the floor).
+
+    .venv/bin/python benchmarks/parse.py [--lines 200000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from collections.abc import Callable
+
+from shipper.model import RawLine
+from shipper.parse import ParseConfig, compile_parser
+from shipper.parse.formats import CW_FORMATS
+from shipper.parse.parser import builtin_library
+
+USER_PATTERN = r"%{TIMESTAMP_ISO8601:timestamp} %{LOGLEVEL:level} \[%{DATA:logger}\] %{GREEDYDATA:message}"
+LEVELS = ["INFO"] * 6 + ["DEBUG"] * 2 + ["WARNING", "ERROR"]
+WORDS = ("sync orders batch rows fetched from upstream report generated retrying connection pool "
+         "exhausted backup archive upload cleanup finished started scheduled task 同步 数据 备份 完成").split()
+
+
+def _msg(rng: random.Random) -> str:
+    text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12)))
+    if rng.random() < 0.4:
+        text += f" trace_id={rng.getrandbits(128):032x}"
+    if rng.random() < 0.2:
+        text += f" rows={rng.randint(1, 100000)}"
+    return text
+
+
+def _clock(i: int) -> tuple[int, int, int, int]:
+    second = 36000 + i // 40
+    return second // 3600, (second // 60) % 60, second % 60, (i * 37) % 1000
+
+
+def python_lines(n: int, seed: int = 1) -> list[str]:
+    """``%(asctime)s %(levelname)s [%(name)s] %(message)s`` lines."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        h, m, s, ms = _clock(i)
+        out.append(f"2026-11-22 {h:02d}:{m:02d}:{s:02d},{ms:03d} {rng.choice(LEVELS)} "
+                   f"[{rng.choice(('report', 'jobs.sync', 'backup'))}] {_msg(rng)}")
+    return out
+
+
+def mixed_lines(n: int, seed: int = 2) -> list[str]:
+    """Spring Boot, Python, Go ``log``, Gin, syslog lines (text formats the built-in patterns know)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        h, m, s, ms = _clock(i)
+        kind = rng.random()
+        if kind < 0.3:
+            out.append(f"2026-11-22 {h:02d}:{m:02d}:{s:02d},{ms:03d} {rng.choice(LEVELS)} [report] {_msg(rng)}")
+        elif kind < 0.5:
+            lvl = rng.choice(("INFO", "WARN", "ERROR", "DEBUG"))
+            out.append(f"2026-11-22 {h:02d}:{m:02d}:{s:02d}.{ms:03d} {lvl:>5} 4242 --- [   scheduling-1] "
+                       f"c.example.jobs.ReportJob                 : {_msg(rng)}")
+        elif kind < 0.75:
+            out.append(f"2026/11/22 {h:02d}:{m:02d}:{s:02d} {_msg(rng)}")
+        elif kind < 0.9:
+            out.append(f"[GIN] 2026/11/22 - {h:02d}:{m:02d}:{s:02d} | {rng.choice((200, 201, 404, 500))} | "
+                       f"{rng.uniform(0.01, 900):>12.3f}µs | {rng.randint(1, 254):>15} | GET      \"/tasks/{i}\"")
+        else:
+            out.append(f"Nov 22 {h:02d}:{m:02d}:{s:02d} web-1 CRON[{20000 + i % 9000}]: (root) CMD (/usr/local/bin/job{i % 50}.sh)")
+    return out
+
+
+def run_cronwatch(lines: list[str], cfg: ParseConfig) -> Callable[[], int]:
+    parser = compile_parser(cfg)
+    raw = []
+    offset = 0
+    for text in lines:
+        end = offset + len(text) + 1
+        raw.append(RawLine(text, offset, end, 1795312800.0))
+        offset = end
+
+    def go() -> int:
+        decoder = parser.decoder("/var/log/jobs/report.log")
+        feed = decoder.feed
+        count = 0
+        for line in raw:
+            count += len(feed(line))
+        return count + len(decoder.flush())
+
+    return go
+
+
+def run_pygrok(lines: list[str], patterns: list[str]) -> Callable[[], int]:
+    from pygrok import Grok
+
+    custom = {name: d.text for name, d in builtin_library().defs.items()}
+    groks = [Grok(p, custom_patterns=custom) for p in patterns]
+
+    def go() -> int:
+        count = 0
+        for line in lines:
+            for g in groks:
+                if g.match(line) is not None:
+                    count += 1
+                    break
+        return count
+
+    return go
+
+
+def run_floor(lines: list[str], expressions: list[object]) -> Callable[[], int]:
+    def go() -> int:
+        count = 0
+        for line in lines:
+            for rx in expressions:
+                m = rx.match(line)  # type: ignore[attr-defined]
+                if m is not None:
+                    m.groupdict()
+                    count += 1
+                    break
+        return count
+
+    return go
+
+
+def timed(fn: Callable[[], int], repeat: int, n: int) -> float:
+    speeds = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        speeds.append(n / (time.perf_counter() - t0))
+    return statistics.median(speeds)
+
+
+def scenario(name: str, lines: list[str], cfg: ParseConfig, patterns: list[str], repeat: int) -> None:
+    parser = compile_parser(cfg)
+    expressions = [g.rx for g in parser.groks]
+    n = len(lines)
+    ours = timed(run_cronwatch(lines, cfg), repeat, n)
+    floor = timed(run_floor(lines, expressions), repeat, n)
+    pyg = timed(run_pygrok(lines, patterns), max(1, repeat // 2), n)
+    print(f"{name}: {n} lines")
+    print(f"  cronwatch (full pipeline) {ours:>12,.0f} lines/s")
+    print(f"  pygrok                    {pyg:>12,.0f} lines/s   cronwatch/pygrok = {ours / pyg:.2f}x (target >= 3)")
+    print(f"  floor (re.match+groupdict){floor:>12,.0f} lines/s   cronwatch/floor  = {ours / floor:.2f}x (target >= 0.6)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lines", type=int, default=200_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", choices=("user", "auto"), default=None)
+    args = ap.parse_args()
+    if args.only in (None, "user"):
+        scenario("one grok pattern, Python logging lines", python_lines(args.lines),
+                 ParseConfig(codec="grok", patterns=[USER_PATTERN], host="bench"), [USER_PATTERN], args.repeat)
+    if args.only in (None, "auto"):
+        scenario("zero-config formats, mixed text lines", mixed_lines(args.lines),
+                 ParseConfig(host="bench"), [f"%{{{f}}}" for f in CW_FORMATS], args.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Shipping speed: files → tail → parse → batch → gzip → ``_bulk`` into an endpoint that only acknowledges.
+
+The endpoint runs in its own process (so the store is not the bottleneck and the shipper keeps
+its core); it answers every bulk request with one ``201`` item per document. Beside the
+end-to-end rate it measures the parse-only rate of the same lines with the parsing pipeline
+(``benchmarks/parse.py``'s harness) and prints the ratio: how much of the parse speed survives
+the I/O. Targets: ≥ 100k lines/s end to end on one core, ≥ 0.5× the parse-only rate.
+
+    .venv/bin/python benchmarks/ship.py [--lines 200000] [--repeat 3] [--no-gzip]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from parse import USER_PATTERN, python_lines, run_cronwatch  # noqa: E402
+
+from cronwatch.testing.services import free_port, http_ok, wait_until  # noqa: E402
+from shipper.app import build_pipeline  # noqa: E402
+from shipper.config import InputConfig, ShipperConfig, SinkConfig  # noqa: E402
+from shipper.parse import ParseConfig  # noqa: E402
+from shipper.sink.service import StoreService  # noqa: E402
+
+
+def serve(port: int) -> None:
+    """An HTTP endpoint that acknowledges every bulk item (run in a child process)."""
+    import orjson
+    from aiohttp import web
+
+    info = {"version": {"number": "3.0.0", "distribution": "opensearch"}}
+    one = b'{"index":{"status":201}}'
+
+    async def root(_r: web.Request) -> web.Response:
+        return web.json_response(info)
+
+    async def template(_r: web.Request) -> web.Response:
+        return web.json_response({"acknowledged": True})
+
+    async def bulk(request: web.Request) -> web.Response:
+        body = await request.read()
+        n = body.count(b"\n") // 2
+        out = b'{"took":1,"errors":false,"items":[' + b",".join([one] * n) + b"]}"
+        return web.Response(body=out, content_type="application/json")
+
+    app = web.Application(client_max_size=1 << 28)
+    app.router.add_get("/", root)
+    app.router.add_put("/_index_template/{name}", template)
+    app.router.add_post("/_bulk", bulk)
+    _ = orjson
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def write_files(lines: list[str], directory: Path, files: int = 4) -> None:
+    """Spread ``lines`` over ``files`` log files."""
+    per = len(lines) // files + 1
+    for i in range(files):
+        chunk = lines[i * per:(i + 1) * per]
+        (directory / f"job{i}.log").write_text("\n".join(chunk) + "\n", encoding="utf-8")
+
+
+def end_to_end(url: str, lines: list[str], parse_cfg: ParseConfig, gzip: bool) -> float:
+    """Lines/s of one backfill of ``lines`` (fresh state) through the whole pipeline."""
+    work = Path(tempfile.mkdtemp(prefix="cw-ship-bench-"))
+    try:
+        (work / "logs").mkdir()
+        write_files(lines, work / "logs")
+        inp = InputConfig(paths=[str(work / "logs" / "*.log")], **parse_cfg.model_dump())
+        cfg = ShipperConfig(inputs=[inp], sink=SinkConfig(hosts=[url], gzip=gzip), state_dir=str(work / "state"))
+
+        async def go() -> float:
+            service = StoreService([url], gzip=gzip)
+            pipeline = build_pipeline(cfg, service)
+            t0 = time.perf_counter()
+            stats = await pipeline.backfill()
+            elapsed = time.perf_counter() - t0
+            await service.close()
+            assert stats.indexed == stats.events > 0, stats
+            return stats.lines / elapsed
+
+        return asyncio.run(go())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lines", type=int, default=200_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-gzip", action="store_true")
+    ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve is not None:
+        serve(args.serve)
+        return
+    port = free_port()
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(url + "/"), 30, "acknowledging endpoint", server)
+        lines = python_lines(args.lines)
+        cfg = ParseConfig(codec="grok", patterns=[USER_PATTERN], host="bench")
+        parse_fn = run_cronwatch(lines, cfg)
+        parse_speeds, e2e_speeds = [], []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            parse_fn()
+            parse_speeds.append(len(lines) / (time.perf_counter() - t0))
+            e2e_speeds.append(end_to_end(url, lines, cfg, gzip=not args.no_gzip))
+        parse_only = statistics.median(parse_speeds)
+        e2e = statistics.median(e2e_speeds)
+        print(f"ship: {len(lines)} Python logging lines, one grok pattern, gzip {'off' if args.no_gzip else 'on'}, "
+              f"median of {args.repeat} (cpu count {os.cpu_count()})")
+        print(f"  parse only (parsing pipeline) {parse_only:>12,.0f} lines/s")
+        print(f"  end to end (files -> _bulk)   {e2e:>12,.0f} lines/s   end-to-end/parse-only = "
+              f"{e2e / parse_only:.2f}x (target >= 0.5; >= 100k lines/s)")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""One run of a task from lock to last record: attempts, retries with backoff, timeouts, records, metrics.
+
+Records of the event-loop thread are batched per loop iteration and appended with one ``write``
+holding only complete lines (so a tailer never sees half a record); records from worker
+threads are written at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import traceback
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from scheduler.context import CURRENT_RUN, RunContext, new_span_id
+from scheduler.decisions import SlotPlan
+from scheduler.errors import LockError
+from scheduler.execute import AttemptResult, run_call, run_command
+from scheduler.joblog import base_record, lifecycle_record
+from scheduler.locks import Lease, LocalLocks
+from scheduler.output import OutputRecords
+from scheduler.state import RunRow
+
+if TYPE_CHECKING:
+    from scheduler.engine import Scheduler, TaskEntry
+
+log = logging.getLogger("cronwatch.scheduler")
+_ECS_LEVEL = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn", logging.ERROR: "error",
+              logging.CRITICAL: "fatal"}
+
+
+class TaskLogHandler(logging.Handler):
+    """Sends ``logging`` records emitted inside a ``call`` task to the job log with the run's ids."""
+
+    def __init__(self, driver: RunDriver) -> None:
+        super().__init__(logging.DEBUG)
+        self.driver = driver
+
+    def emit(self, record: logging.LogRecord) -> None:
+        ctx = CURRENT_RUN.get()
+        if ctx is None:
+            return
+        try:
+            entry = self.driver.sched.tasks.get(ctx.task)
+            schedule = entry.spec.schedule if entry else ""
+            rec = base_record(ctx, schedule, self.driver.host, record.created)
+            rec["log.level"] = _ECS_LEVEL.get(record.levelno, record.levelname.lower())
+            rec["log.logger"] = record.name
+            rec["message"] = record.getMessage()
+            if record.exc_info and record.exc_info[0] is not None:
+                etype, evalue, tb = record.exc_info
+                rec["error.type"] = etype.__name__
+                rec["error.message"] = str(evalue)
+                rec["error.stack_trace"] = "".join(traceback.format_exception(etype, evalue, tb))
+            self.driver.emit(rec)
+        except Exception:  # pragma: no cover - logging must never raise into the task
+            self.handleError(record)
+
+
+class RunDriver:
+    """Drives runs for a :class:`Scheduler`."""
+
+    def __init__(self, sched: Scheduler, max_line_bytes: int) -> None:
+        self.sched = sched
+        self.max_line_bytes = max_line_bytes
+        self.host = sched.joblog.host_name
+        self.cancel_reasons: dict[str, str] = {}
+        self._buf: list[bytes] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0
+        self._flush_scheduled = False
+        self.log_handler = TaskLogHandler(self)
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Batch records written from ``loop``'s thread; route tasks' ``logging`` to the job log."""
+        self._loop = loop
+        self._thread = threading.get_ident()
+        root = logging.getLogger()
+        if self.log_handler not in root.handlers:
+            root.addHandler(self.log_handler)
+
+    def detach(self) -> None:
+        """Stop routing ``logging`` records (at shutdown)."""
+        self.flush_log()
+        logging.getLogger().removeHandler(self.log_handler)
+
+    # -- records -------------------------------------------------------------------------------
+    def emit(self, rec: dict[str, Any]) -> None:
+        """Queue a record (loop thread) or write it now (other threads)."""
+        line = orjson.dumps(rec, default=str) + b"\n"
+        if self._loop is None or threading.get_ident() != self._thread:
+            self.sched.joblog.write_bytes(line)
+            return
+        self._buf.append(line)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self.flush_log)
+
+    def flush_log(self) -> None:
+        """Write queued records (complete lines only) with one ``write``."""
+        self._flush_scheduled = False
+        if self._buf:
+            data, self._buf = b"".join(self._buf), []
+            try:
+                self.sched.joblog.write_bytes(data)
+            except OSError as exc:
+                log.error("cannot write job log %s: %s", self.sched.joblog.path, exc)
+
+    def log_missed(self, entry: TaskEntry, plan: SlotPlan, now: float) -> None:
+        """One ``task.missed`` record (and the metric) for the slots a plan gave up."""
+        from cronwatch.jsonlog import format_ts
+
+        first = plan.missed_first if plan.missed_first is not None else now
+        ctx = RunContext(entry.name, "", "", first, labels=entry.spec.labels)
+        n = plan.missed if plan.missed_exact else f"at least {plan.missed}"
+        msg = (f"missed {n} run(s) from {format_ts(first)} to {format_ts(plan.missed_last or first)}"
+               if plan.missed != 1 else f"missed the run scheduled at {format_ts(first)}")
+        rec = lifecycle_record("task.missed", ctx, entry.spec.schedule, self.host, now, msg,
+                               extra={"missed_count": plan.missed, "missed_first": format_ts(first),
+                                      "missed_last": format_ts(plan.missed_last or first),
+                                      "misfire_grace_s": entry.grace, "catch_up": entry.spec.catch_up})
+        for key in ("trace.id", "span.id", "task.run_id", "task.attempt"):
+            rec.pop(key, None)
+        self.emit(rec)
+        self.sched.metrics.missed.labels(entry.name).inc(plan.missed)
+
+    def log_skipped(self, entry: TaskEntry, ctx: RunContext, now: float) -> None:
+        """A run not started because the previous one is still going (``concurrency: forbid``)."""
+        running = ", ".join(sorted(entry.running))
+        self.emit(lifecycle_record("task.skipped", ctx, entry.spec.schedule, self.host, now,
+                                   f"skipped: previous run still running ({running})",
+                                   extra={"reason": "overlap", "concurrency": entry.spec.concurrency}))
+        self.sched.metrics.runs.labels(entry.name, "skipped").inc()
+
+    # -- a run ---------------------------------------------------------------------------------
+    async def _acquire(self, entry: TaskEntry, ctx: RunContext) -> tuple[Lease | None, bool]:
+        """Take the (task, slot) lock; wait and take over when its owner died; ``None`` if not ours."""
+        clock, locks = self.sched.clock, self.sched.locks
+        takeover = False
+        while True:
+            try:
+                lease = await locks.acquire(entry.name, ctx.scheduled_at, entry.ttl_ms)
+            except LockError as exc:
+                now = clock.time()
+                rec = lifecycle_record("task.missed", ctx, entry.spec.schedule, self.host, now,
+                                       f"not run: {exc}", extra={"missed_count": 1, "reason": "lock"})
+                self.emit(rec)
+                self.sched.metrics.missed.labels(entry.name).inc()
+                return None, False
+            if lease.verdict == "acquired":
+                return lease, takeover
+            if lease.verdict == "done":
+                return None, False
+            wait = min(lease.retry_in_ms / 1000 + 0.01, 1.0)
+            if clock.time() + wait > ctx.scheduled_at + entry.grace:
+                return None, False
+            takeover = True
+            await clock.sleep(wait)
+
+    async def _renew(self, entry: TaskEntry, lease: Lease) -> None:
+        while True:
+            await asyncio.sleep(entry.ttl_ms / 3000)
+            try:
+                if not await self.sched.locks.renew(lease, entry.ttl_ms):
+                    log.warning("lock %s was lost while running", lease.key)
+                    return
+            except LockError as exc:
+                log.warning("cannot renew lock %s: %s", lease.key, exc)
+
+    async def run(self, entry: TaskEntry, ctx: RunContext, trigger: str) -> None:
+        """Run ``ctx`` to the end; never raises (cancellation is logged as the run's failure)."""
+        sched, spec = self.sched, entry.spec
+        clock, metrics, name = sched.clock, sched.metrics, entry.name
+        lease: Lease | None = None
+        takeover = False
+        if not isinstance(sched.locks, LocalLocks):
+            lease, takeover = await self._acquire(entry, ctx)
+            if lease is None:
+                return
+        start = clock.time()
+        attempts = spec.retries.attempts
+        result = AttemptResult("failure")
+        stack: str | None = None
+        renewer = asyncio.ensure_future(self._renew(entry, lease)) if lease is not None else None
+        metrics.running.labels(name).inc()
+        metrics.last_run.labels(name).set(start)
+        extra = {"trigger": trigger, **({"takeover": True} if takeover else {})}
+        try:
+            for attempt in range(1, attempts + 1):
+                ctx.attempt = attempt
+                t0 = start if attempt == 1 else clock.time()
+                if attempt > 1:
+                    ctx.span_id = new_span_id()
+                self.emit(lifecycle_record("task.started", ctx, spec.schedule, self.host, t0,
+                                           f"task started (attempt {attempt}/{attempts})", extra=extra))
+                result, stack = await self._attempt(entry, ctx)
+                if result.outcome == "success" or attempt == attempts:
+                    break
+                now = clock.time()
+                if result.outcome == "timeout":
+                    self.emit(lifecycle_record("task.timed_out", ctx, spec.schedule, self.host, now,
+                                               "attempt timed out", duration_s=now - t0, error=result.error))
+                delay = entry.backoff.delay(attempt)
+                self.emit(lifecycle_record(
+                    "task.retrying", ctx, spec.schedule, self.host, now,
+                    f"attempt {attempt}/{attempts} failed; retrying in {delay:.2f}s", duration_s=now - t0,
+                    error=self._with_stack(result, stack), extra={"retry_in_s": round(delay, 3)}))
+                metrics.retries.labels(name).inc()
+                await clock.sleep(delay)
+        except asyncio.CancelledError:
+            reason = self.cancel_reasons.pop(ctx.run_id, "run cancelled")
+            result = AttemptResult("failure", {"type": "Cancelled", "message": reason})
+        finally:
+            if renewer is not None:
+                renewer.cancel()
+        self._finish(entry, ctx, trigger, start, result, stack)
+        if lease is not None:
+            with contextlib.suppress(LockError):
+                await sched.locks.complete(lease)
+
+    def _with_stack(self, result: AttemptResult, stack: str | None) -> dict[str, str] | None:
+        if result.error is None or not stack or "stack_trace" in result.error:
+            return result.error
+        return {**result.error, "stack_trace": stack}
+
+    def _finish(self, entry: TaskEntry, ctx: RunContext, trigger: str, start: float, result: AttemptResult,
+                stack: str | None) -> None:
+        sched, spec, name = self.sched, entry.spec, entry.name
+        metrics = sched.metrics
+        end = sched.clock.time()
+        duration = end - start
+        if trigger == "schedule":
+            metrics.lateness.observe(max(0.0, start - ctx.scheduled_at))
+        if result.outcome == "success":
+            self.emit(lifecycle_record("task.succeeded", ctx, spec.schedule, self.host, end, "task succeeded",
+                                       duration_s=duration))
+            metrics.last_success.labels(name).set(end)
+        else:
+            action = "task.timed_out" if result.outcome == "timeout" else "task.failed"
+            err = self._with_stack(result, stack) or {"type": "Error", "message": "failed"}
+            msg = f"task {'timed out' if result.outcome == 'timeout' else 'failed'}: {err.get('message', '')}"
+            extra = {"exit_code": result.exit_code} if result.exit_code is not None else None
+            self.emit(lifecycle_record(action, ctx, spec.schedule, self.host, end, msg, duration_s=duration,
+                                       error=err, extra=extra))
+        metrics.runs.labels(name, "success" if result.outcome == "success" else "failure").inc()
+        metrics.duration.labels(name).observe(duration)
+        metrics.running.labels(name).dec()
+        if sched.state is not None:
+            err = result.error or {}
+            sched.state.record_run(RunRow(ctx.run_id, name, ctx.trace_id, ctx.scheduled_at, start, end,
+                                          result.outcome, ctx.attempt, trigger, err.get("type"),
+                                          err.get("message"), result.exit_code))
+
+    async def _attempt(self, entry: TaskEntry, ctx: RunContext) -> tuple[AttemptResult, str | None]:
+        spec = entry.spec
+        if entry.call is not None:
+            if not entry.call.is_async:
+                self.flush_log()  # keep "task.started" ahead of what the thread logs
+            return await run_call(entry.call, ctx, time_limit=spec.timeout_s, executor=self.sched.executor), None
+        assert spec.command is not None
+        schedule, clock = spec.schedule, self.sched.clock
+        streams: dict[str, OutputRecords] = {}
+
+        def emit_output(rec: dict[str, Any]) -> None:
+            out = base_record(ctx, schedule, self.host, clock.time())
+            out.update(rec)
+            self.emit(out)
+
+        for stream, level in (("stdout", "info"), ("stderr", "info")):
+            streams[stream] = OutputRecords(emit_output, level, self.max_line_bytes, stream)
+
+        def on_line(stream: str, line: bytes | None) -> None:
+            if line is None:
+                streams[stream].flush()
+            else:
+                streams[stream].feed(line)
+
+        result = await run_command(spec.command, ctx, env=spec.env, cwd=spec.cwd, time_limit=spec.timeout_s,
+                                   kill_grace=spec.kill_grace.total_seconds(), on_line=on_line,
+                                   max_line_bytes=self.max_line_bytes)
+        for s in streams.values():
+            s.flush()
+        stack = streams["stderr"].last_stack or streams["stdout"].last_stack
+        return result, stack

@@ -1,0 +1,80 @@
+"""Per-input parse settings (``ParseConfig``); the tailer's ``InputConfig`` subclasses it."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+
+from cronwatch.config import Model
+from cronwatch.durations import Duration
+
+Codec = Literal["auto", "json", "logfmt", "grok", "plain"]
+
+
+class MultilineConfig(Model):
+    """How lines are grouped into one record (tracebacks, stack traces, panics).
+
+    With no ``start_pattern`` the built-in rules apply (indented lines, Python tracebacks, Java
+    ``at``/``Caused by:`` frames, Go panics and goroutine dumps continue the previous record).
+    With one, a line matching it starts a record and every other line continues it; ``"^"``
+    makes every line a record of its own.
+    """
+
+    start_pattern: str | None = None
+    max_lines: int = Field(default=500, ge=1)
+    max_bytes: int = Field(default=1_048_576, ge=64)
+    timeout: Duration = timedelta(seconds=2)
+
+    @field_validator("start_pattern")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression at position {exc.pos}: {exc.msg}") from None
+        return value
+
+
+class ParseConfig(Model):
+    """How the lines of one input become ECS documents."""
+
+    codec: Codec = "auto"
+    patterns: list[str] = Field(default_factory=list)
+    pattern_files: list[Path] = Field(default_factory=list)
+    pattern_definitions: dict[str, str] = Field(default_factory=dict)
+    timezone: str | None = None
+    task_from_path: str | None = None
+    multiline: MultilineConfig = Field(default_factory=MultilineConfig)
+    max_line_bytes: int = Field(default=1_048_576, ge=64)
+    grok_timeout: Duration = timedelta(milliseconds=500)
+    labels: dict[str, str] = Field(default_factory=dict)
+    fields: dict[str, Any] = Field(default_factory=dict)
+    host: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f'unknown time zone "{value}" (use an IANA name such as Asia/Shanghai)') from None
+        return value
+
+    @field_validator("task_from_path")
+    @classmethod
+    def _task_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                rx = re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression at position {exc.pos}: {exc.msg}") from None
+            if "task" not in rx.groupindex:
+                raise ValueError("the regular expression needs a named group (?P<task>...)")
+        return value

@@ -1,0 +1,133 @@
+"""``compile_parser(cfg)`` → a ``Parser``: everything compiled once per input; ``decoder(path)`` per file."""
+
+from __future__ import annotations
+
+import functools
+import re
+import socket
+from typing import Any
+
+from shipper.errors import GrokTimeout
+from shipper.model import Decoder
+from shipper.parse import codecs
+from shipper.parse.config import ParseConfig
+from shipper.parse.document import DocumentBuilder
+from shipper.parse.formats import CW_FORMATS
+from shipper.parse.grok import Grok, PatternLibrary, compile_all, compile_grok
+from shipper.parse.timestamps import TimestampParser
+
+
+@functools.cache
+def builtin_library() -> PatternLibrary:
+    """Our pattern library, read once per process."""
+    return PatternLibrary.builtin()
+
+
+@functools.cache
+def builtin_formats() -> tuple[Grok, ...]:
+    """The zero-configuration formats, compiled once per process."""
+    lib = builtin_library()
+    return tuple(compile_grok(f"%{{{name}}}", lib, name) for name in CW_FORMATS)
+
+
+@functools.cache
+def _hostname() -> str:
+    return socket.gethostname()
+
+
+class Parser:
+    """The compiled parse settings of one input; cheap ``decoder(path)`` per file."""
+
+    def __init__(self, cfg: ParseConfig) -> None:
+        self.cfg = cfg
+        timeout = cfg.grok_timeout.total_seconds()
+        if cfg.pattern_files or cfg.pattern_definitions:
+            library = PatternLibrary()
+            library.defs.update(builtin_library().defs)
+            for path in cfg.pattern_files:
+                library.add_file(path)
+            for name, text in cfg.pattern_definitions.items():
+                library.add(name, text, f"pattern_definitions.{name}")
+        else:
+            library = builtin_library()
+        self.library = library
+        self.user_groks = compile_all(cfg.patterns, library, "patterns", timeout)
+        if cfg.pattern_definitions:  # a definition nobody uses must still be valid
+            compile_all([f"%{{{n}}}" for n in cfg.pattern_definitions], library, "pattern_definitions", timeout)
+        self.format_groks = builtin_formats()
+        self.codec = cfg.codec
+        self.timestamps = TimestampParser(cfg.timezone)
+        self.builder = DocumentBuilder(self.timestamps, cfg.host or _hostname(), cfg.labels, cfg.fields)
+        self.task_rx = re.compile(cfg.task_from_path) if cfg.task_from_path else None
+        ml = cfg.multiline
+        self.start_rx = re.compile(ml.start_pattern) if ml.start_pattern is not None else None
+        self.max_lines = ml.max_lines
+        self.max_bytes = ml.max_bytes
+        self.timeout = ml.timeout.total_seconds()
+        self.max_line_bytes = cfg.max_line_bytes
+        if self.codec == "grok" or (self.codec == "auto" and not self.user_groks):
+            self.groks: tuple[Grok, ...] = tuple(self.user_groks) or self.format_groks
+        elif self.codec == "auto":
+            self.groks = (*self.user_groks, *self.format_groks)
+        else:
+            self.groks = ()
+        self.n_user = len(self.user_groks)
+
+    def task_for(self, path: str) -> str | None:
+        """The task name the configured regex finds in ``path`` (None without one or no match)."""
+        if self.task_rx is None:
+            return None
+        m = self.task_rx.search(path)
+        return m.group("task") if m and m.group("task") else None
+
+    def decoder(self, path: str, source: str | None = None) -> Decoder:
+        """A fresh decoder for one file (``source``: the file identity, default ``path``)."""
+        from shipper.parse.decoder import LineDecoder
+
+        return LineDecoder(self, path, source)
+
+    def decode(self, text: str) -> tuple[dict[str, Any] | None, str | None, bool]:
+        """Fields of one line, a failure tag (or None), and whether ``message`` defaults to the line."""
+        codec = self.codec
+        c = text[:1]
+        if codec == "auto":
+            if c == "{":
+                obj = codecs.decode_json(text)
+                if obj is not None:
+                    return obj, None, False
+            elif c.isalpha() and codecs.LOGFMT_START.match(text):
+                kv = codecs.decode_logfmt(text)
+                if kv is not None and len(kv) >= 2:
+                    return kv, None, False
+            return self._grok(text)
+        if codec == "json":
+            obj = codecs.decode_json(text)
+            return (obj, None, False) if obj is not None else (None, "_jsonparsefailure", True)
+        if codec == "logfmt":
+            kv = codecs.decode_logfmt(text, strict=False)
+            return (kv, None, False) if kv is not None else (None, "_logfmtparsefailure", True)
+        if codec == "grok":
+            return self._grok(text)
+        return None, None, True
+
+    def _grok(self, text: str) -> tuple[dict[str, Any] | None, str | None, bool]:
+        try:
+            for grok in self.groks:
+                fields = grok.parse(text)
+                if fields is not None:
+                    return fields, None, True
+        except GrokTimeout:
+            return None, "_groktimeout", True
+        if self.codec == "grok" or self.n_user:
+            return None, "_grokparsefailure", True
+        return None, None, True
+
+
+def compile_parser(cfg: ParseConfig) -> Parser:
+    """Compile ``cfg`` once (bad grok patterns raise :class:`shipper.errors.PatternError` here)."""
+    return Parser(cfg)
+
+
+def make_decoder(cfg: ParseConfig, path: str, source: str | None = None) -> Decoder:
+    """Shortcut: compile ``cfg`` and return a decoder for ``path`` (prefer one ``Parser`` per input)."""
+    return compile_parser(cfg).decoder(path, source)

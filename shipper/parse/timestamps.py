@@ -1,0 +1,209 @@
+"""Time stamps in any common form → ``2026-11-22T02:00:00.123Z`` (UTC, milliseconds).
+
+``TimestampParser`` is built once per input (it holds the zone for times written without one)
+and caches the conversion of each distinct second, so a file of lines from the same few seconds
+costs one regex match and one dict lookup per line. Forms understood:
+
+- RFC 3339 / ISO 8601, ``T`` or space, ``.`` or ``,`` fractions, ``Z``/``±hh:mm``/``±hhmm``;
+  Go ``time.Time`` strings (``2026-11-22 10:00:00.000412 +0800 CST m=+0.01``), ``2006/01/02 15:04:05``
+  and Gin's ``2006/01/02 - 15:04:05``
+- epoch seconds, milliseconds, microseconds or nanoseconds (int, float or digit string; the unit
+  is told by the size of the number)
+- syslog without a year (``Nov 22 10:00:01``): the year is the one that puts the time closest
+  to ``now`` without being more than a week in the future (New Year safe)
+- ``22/Nov/2026:10:00:00 +0800`` (HTTP), RFC 2822, ``Mon Jan  2 15:04:05 [MST ]2006`` (ANSI C / Unix)
+
+A local time in a zone with daylight saving: an ambiguous (repeated) time is the first
+occurrence; a time skipped by the jump is read with the offset before it (so it lands just
+after the jump). Anything else → None (the caller tags ``_dateparsefailure``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo
+
+_ISO = re.compile(
+    r"\s*(\d{4})[-/](\d\d)[-/](\d\d)(?:[Tt ]| - )(\d\d):(\d\d)(?::(\d\d))?(?:[.,](\d+))?"
+    r"\s*(Z|z|UTC|GMT|[+-]\d\d(?::?\d\d)?)?(?:\s+[A-Z][A-Za-z]{1,5}|\s+[+-]\d\d)?(?:\s+m=[+-][\d.]+)?\s*"
+)
+_DATE_ONLY = re.compile(r"\s*(\d{4})-(\d\d)-(\d\d)\s*")
+_EPOCH = re.compile(r"\s*(\d{1,20})(?:\.(\d*))?\s*")
+_SYSLOG = re.compile(r"\s*([A-Z][a-z]{2})\s+(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?\s*")
+_HTTP = re.compile(r"\s*(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d+))? ([+-]\d{4})\s*")
+_ANSIC = re.compile(
+    r"\s*(?:[A-Z][a-z]{2} )?([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?"
+    r"(?: ([A-Z]{2,5}|[+-]\d{4}))? (\d{4})\s*"
+)
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_UTC_NAMES = frozenset({"Z", "z", "UTC", "GMT"})
+_CACHE_MAX = 8192
+
+
+def _ms(frac: str | None) -> str:
+    if not frac:
+        return "000"
+    return (frac + "00")[:3]
+
+
+def _offset(zone: str) -> tzinfo:
+    sign = -1 if zone[0] == "-" else 1
+    digits = zone[1:].replace(":", "")
+    hours = int(digits[:2])
+    minutes = int(digits[2:4]) if len(digits) >= 4 else 0
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def _utc_second(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class TimestampParser:
+    """Normalises time stamps for one input (``tz``: the zone of times written without one)."""
+
+    def __init__(self, tz: str | tzinfo | None = None) -> None:
+        self.tz: tzinfo = ZoneInfo(tz) if isinstance(tz, str) else (tz or UTC)
+        self._cache: dict[tuple[str, str | None], str] = {}
+        self._epoch_cache: dict[int, str] = {}
+        self._fast: dict[str, str] = {}  # "2026-11-22 10:15:00" (no zone, no fraction) → UTC second
+
+    def parse(self, value: object, now: float = 0.0) -> str | None:
+        """``value`` as ``YYYY-MM-DDTHH:MM:SS.mmmZ``; None when it is not a time stamp.
+
+        ``now`` (epoch seconds) is needed only for syslog times without a year.
+        """
+        if type(value) is str:
+            # fast path: a second already seen, written the same way (the fraction is the only change)
+            n = len(value)
+            if n == 23 and value[19] in ".,":
+                second = self._fast.get(value[:19])
+                if second is not None and value[20:23].isdigit():
+                    return f"{second}.{value[20:23]}Z"
+            elif n == 19:
+                second = self._fast.get(value)
+                if second is not None:
+                    return f"{second}.000Z"
+            m = _ISO.fullmatch(value)
+            if m is not None:
+                return self._iso(m)
+            return self._other(value, now)
+        if isinstance(value, str):
+            return self.parse(str(value), now)
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return self._epoch(str(value), None) if value >= 0 else None
+        if isinstance(value, float):
+            if not value >= 0 or value == float("inf"):
+                return None
+            text = repr(value)
+            if "e" in text or "E" in text:
+                text = f"{value:.6f}"
+            whole, _, frac = text.partition(".")
+            return self._epoch(whole, frac)
+        return None
+
+    def _iso(self, m: re.Match[str]) -> str | None:
+        zone = m.group(8)
+        key = (m.string[: m.end(6) if m.group(6) else m.end(5)], zone)
+        second = self._cache.get(key)
+        if second is None:
+            y, mo, d, h, mi = (int(x) for x in m.group(1, 2, 3, 4, 5))
+            s = int(m.group(6) or 0)
+            if zone is None:
+                tz = self.tz
+            elif zone in _UTC_NAMES:
+                tz = UTC
+            else:
+                tz = _offset(zone)
+            try:
+                second = _utc_second(datetime(y, mo, d, h, mi, min(s, 59), tzinfo=tz))
+            except (ValueError, OverflowError):
+                return None
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+                self._fast.clear()
+            self._cache[key] = second
+            if zone is None and m.group(6) and m.end(6) == 19 and m.start(1) == 0:
+                self._fast[key[0]] = second
+        return f"{second}.{_ms(m.group(7))}Z"
+
+    def _epoch(self, whole: str, frac: str | None) -> str | None:
+        digits = len(whole.lstrip("0")) or 1
+        if digits <= 11:
+            seconds, sub = int(whole), (frac or "")
+        elif digits <= 14:
+            seconds, sub = int(whole[:-3]), whole[-3:]
+        elif digits <= 17:
+            seconds, sub = int(whole[:-6]), whole[-6:]
+        elif digits <= 20:
+            seconds, sub = int(whole[:-9]), whole[-9:]
+        else:
+            return None
+        second = self._epoch_cache.get(seconds)
+        if second is None:
+            try:
+                second = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            except (ValueError, OverflowError, OSError):
+                return None
+            if len(self._epoch_cache) >= _CACHE_MAX:
+                self._epoch_cache.clear()
+            self._epoch_cache[seconds] = second
+        return f"{second}.{_ms(sub)}Z"
+
+    def _other(self, text: str, now: float) -> str | None:
+        m = _EPOCH.fullmatch(text)
+        if m is not None:
+            return self._epoch(m.group(1), m.group(2))
+        m = _SYSLOG.fullmatch(text)
+        if m is not None and m.group(1) in _MONTHS:
+            return self._syslog(m, now)
+        m = _HTTP.fullmatch(text)
+        if m is not None and m.group(2) in _MONTHS:
+            return self._build(int(m.group(3)), _MONTHS[m.group(2)], int(m.group(1)), m.group(4, 5, 6),
+                               m.group(7), _offset(m.group(8)))
+        m = _ANSIC.fullmatch(text)
+        if m is not None and m.group(1) in _MONTHS:
+            zone = m.group(7)
+            tz = self.tz if zone is None else (_offset(zone) if zone[0] in "+-" else
+                                               UTC if zone in _UTC_NAMES else None)
+            if tz is None:
+                return None  # an abbreviation such as CST is ambiguous: refuse to guess
+            return self._build(int(m.group(8)), _MONTHS[m.group(1)], int(m.group(2)), m.group(3, 4, 5),
+                               m.group(6), tz)
+        m = _DATE_ONLY.fullmatch(text)
+        if m is not None:
+            return self._build(int(m.group(1)), int(m.group(2)), int(m.group(3)), ("0", "0", "0"), None, self.tz)
+        if "," in text[:5]:
+            try:
+                dt = parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                return None
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=self.tz)
+            return f"{_utc_second(dt)}.000Z"
+        return None
+
+    def _build(self, y: int, mo: int, d: int, hms: tuple[str, ...], frac: str | None, tz: tzinfo) -> str | None:
+        try:
+            dt = datetime(y, mo, d, int(hms[0]), int(hms[1]), min(int(hms[2]), 59), tzinfo=tz)
+        except (ValueError, OverflowError):
+            return None
+        return f"{_utc_second(dt)}.{_ms(frac)}Z"
+
+    def _syslog(self, m: re.Match[str], now: float) -> str | None:
+        month, day = _MONTHS[m.group(1)], int(m.group(2))
+        h, mi, s = (int(x) for x in m.group(3, 4, 5))
+        ref = datetime.fromtimestamp(now, self.tz)
+        limit = ref + timedelta(days=7)
+        for year in (ref.year + 1, ref.year, ref.year - 1):
+            try:
+                dt = datetime(year, month, day, h, mi, min(s, 59), tzinfo=self.tz)
+            except ValueError:
+                continue  # Feb 29 in a year without it
+            if dt <= limit:
+                return f"{_utc_second(dt)}.{_ms(m.group(6))}Z"
+        return None

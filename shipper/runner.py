@@ -1,0 +1,338 @@
+"""The shipping pipeline: tail → decode → filter → batch → sink → acknowledge → checkpoint.
+
+One task reads files and fills batches; ``max_in_flight`` workers send them. The queue between
+them is bounded, so when the store is slow or down the reader waits instead of growing memory
+(backpressure). A batch's spans are marked done only when the sink has indexed or dead-lettered
+every item, and checkpoints only ever move to offsets below which everything is done and no
+multi-line record is pending. Documents carry deterministic ids, so what is re-sent after a crash
+overwrites itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cronwatch.clock import SYSTEM_CLOCK, Clock
+from cronwatch.jsonlog import format_ts
+from shipper.filters import InputRules
+from shipper.logmetrics import ShipperMetrics
+from shipper.model import Decoder, Event, RawLine
+from shipper.naming import doc_id
+from shipper.sink.encoder import IndexNamer, encode_item
+from shipper.sink.sink import BulkSink
+from shipper.tail.checkpoint import CheckpointStore
+from shipper.tail.tailer import InputFiles, Span, Tailer, Tracked
+
+log = logging.getLogger("cronwatch.shipper")
+POLL = 0.1
+
+
+class ParserLike(Protocol):
+    """What the runner needs from a compiled parser: a decoder per file."""
+
+    def decoder(self, path: str, source: str) -> Decoder:
+        """A new decoder for the file at ``path`` whose id source is ``source``."""
+
+
+@dataclass
+class Limits:
+    """Batching, timing and shutdown settings (seconds and counts)."""
+
+    batch_events: int = 2000
+    batch_bytes: int = 5 * 1024 * 1024
+    flush_interval: float = 1.0
+    max_in_flight: int = 2
+    scan_interval: float = 1.0
+    checkpoint_interval: float = 1.0
+    shutdown_timeout: float = 10.0
+    rotate_wait: float = 5.0
+    eof_line_timeout: float = 5.0
+
+
+@dataclass(eq=False)
+class Batch:
+    """Encoded items on their way to the store and the file spans they cover."""
+
+    created: float
+    items: list[bytes] = field(default_factory=list)
+    size: int = 0
+    spans: dict[Tracked, Span] = field(default_factory=dict)
+
+
+@dataclass
+class Stats:
+    """Counts of one run (also in the metrics)."""
+
+    lines: int = 0
+    bytes: int = 0
+    events: int = 0
+    filtered: int = 0
+    indexed: int = 0
+    dead: int = 0
+
+
+class Pipeline:
+    """Ships the files of ``inputs`` into the store through ``sink``."""
+
+    def __init__(self, files: Sequence[InputFiles], parsers: Sequence[ParserLike], rules: Sequence[InputRules],
+                 sink: BulkSink, checkpoints: CheckpointStore, *, namer: IndexNamer | None = None,
+                 limits: Limits | None = None, metrics: ShipperMetrics | None = None,
+                 clock: Clock = SYSTEM_CLOCK, max_line_bytes: Sequence[int] | None = None) -> None:
+        self.limits = limits or Limits()
+        self.parsers = list(parsers)
+        self.rules = list(rules)
+        self.sink = sink
+        self.checkpoints = checkpoints
+        self.namer = namer or IndexNamer()
+        self.metrics = metrics or ShipperMetrics()
+        self.clock = clock
+        self.stats = Stats()
+        lim = self.limits
+        cap = max(max_line_bytes) + 1 if max_line_bytes else 1024 * 1024
+        self.tailer = Tailer(files, self._decoder, rotate_wait=lim.rotate_wait,
+                             eof_line_timeout=lim.eof_line_timeout, max_line_bytes=cap)
+        self.batch = Batch(clock.monotonic())
+        self.queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=lim.max_in_flight)
+        self.workers: list[asyncio.Task[None]] = []
+        self.sending = 0
+        self.lag_paths: set[str] = set()
+        self.prepared = False
+        self.on_progress: Callable[[int, int], None] | None = None  # (bytes, lines) read
+
+    def _decoder(self, idx: int, path: str, key: str) -> Decoder:
+        return self.parsers[idx].decoder(path, key)
+
+    # --- events → batch ------------------------------------------------------------------------
+
+    async def emit(self, t: Tracked, events: list[Event]) -> None:
+        """Filter, name, encode and batch the events of file ``t``."""
+        if not events:
+            return
+        rules = self.rules[t.input]
+        key = t.state.key
+        namer = self.namer
+        observe = self.metrics.observe_doc
+        lim = self.limits
+        stats = self.stats
+        stats.events += len(events)
+        self.metrics.stage("parsed", len(events))
+        filtered = 0
+        for ev in events:
+            doc = ev.doc
+            raw = ev.meta.get("raw", "")
+            did = doc_id(key, ev.offset, raw)
+            if rules.active and not rules.keep(doc, raw, did):
+                filtered += 1
+                continue
+            try:
+                index = namer.name(rules.prefix_for(doc), doc)
+            except ValueError:
+                index = namer.name(rules.prefix_for(doc), {"@timestamp": _read_ts(ev)})
+            item = encode_item(doc, index, did)
+            observe(doc)
+            b = self.batch
+            b.items.append(item)
+            b.size += len(item)
+            t.add_span(ev.offset, ev.end, b.spans)
+            if len(b.items) >= lim.batch_events or b.size >= lim.batch_bytes:
+                await self.submit()
+        if filtered:
+            stats.filtered += filtered
+            self.metrics.stage("filtered", filtered)
+
+    async def submit(self) -> None:
+        """Hand the current batch to the senders (waits while ``max_in_flight`` batches are queued)."""
+        b = self.batch
+        self.batch = Batch(self.clock.monotonic())
+        if b.items:
+            await self.queue.put(b)
+
+    async def _worker(self) -> None:
+        while True:
+            b = await self.queue.get()
+            if b is None:
+                self.queue.task_done()
+                return
+            self.sending += 1
+            try:
+                result = await self.sink.send(b.items)
+            finally:
+                self.sending -= 1
+            for span in b.spans.values():
+                span.done = True
+            self.stats.indexed += result.indexed
+            self.stats.dead += result.dead
+            self.metrics.stage("indexed", result.indexed)
+            self.queue.task_done()
+
+    def start_workers(self) -> None:
+        """Start the senders."""
+        if not self.workers:
+            self.workers = [asyncio.create_task(self._worker(), name=f"bulk-sender-{i}")
+                            for i in range(self.limits.max_in_flight)]
+
+    async def stop_workers(self, wait: float) -> bool:
+        """Wait up to ``wait`` seconds for queued batches, then stop the senders; True when all were delivered."""
+        delivered = True
+        try:
+            await asyncio.wait_for(self.queue.join(), wait)
+        except TimeoutError:
+            delivered = False
+        for w in self.workers:
+            w.cancel()
+        for w in self.workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await w
+        self.workers = []
+        return delivered
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def _feed(self, t: Tracked, lines: list[RawLine]) -> list[Event]:
+        out: list[Event] = []
+        feed = t.decoder.feed
+        for line in lines:
+            evs = feed(line)
+            if evs:
+                out.extend(evs)
+        self.stats.lines += len(lines)
+        self.metrics.stage("read", len(lines))
+        return out
+
+    async def read_once(self, now: float) -> bool:
+        """Read one chunk from each file; complete idle records; release finished files. True on progress."""
+        progressed = False
+        tailer = self.tailer
+        for t in list(tailer.files.values()):
+            lines, n = tailer.read(t, now)
+            if n or lines:
+                progressed = True
+                self.stats.bytes += n
+                if self.on_progress is not None:
+                    self.on_progress(n, len(lines))
+                await self.emit(t, self._feed(t, lines))
+                continue
+            await self.emit(t, t.decoder.flush(now))
+            if tailer.release_ready(t, now):
+                await self.finish_file(t, now)
+        return progressed
+
+    async def finish_file(self, t: Tracked, now: float) -> None:
+        """Read ``t`` to its very end (unterminated last line included), flush its decoder, release it."""
+        line = t.reader.take_partial(now)
+        if line is not None:
+            await self.emit(t, self._feed(t, [line]))
+        await self.emit(t, t.decoder.flush(None))
+        self.tailer.release(t)
+        if t.state.path in self.lag_paths:
+            self.lag_paths.discard(t.state.path)
+            self.metrics.lag.remove(t.state.path)
+
+    async def scan(self, now: float) -> None:
+        """Re-scan the inputs; flush the old generation of truncated files; persist new keys at once."""
+        before = len(self.tailer.files)
+        superseded = self.tailer.scan(now)
+        for old in superseded:
+            await self.emit(old, old.decoder.flush(None))
+        if superseded or len(self.tailer.files) != before:
+            self.save_checkpoint()
+
+    def save_checkpoint(self) -> None:
+        """Write committed offsets (and the keys of new files) and update the lag gauge."""
+        self.tailer.prune()
+        states = self.tailer.states()
+        self.checkpoints.save(states)
+        for t in self.tailer.files.values():
+            self.metrics.lag.labels(t.state.path).set(t.lag())
+            self.lag_paths.add(t.state.path)
+
+    # --- run -----------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> Stats:
+        """Tail until ``stop`` is set; then send what was read, checkpoint and return."""
+        clock = self.clock
+        lim = self.limits
+        self.tailer.restore(self.checkpoints.load())
+        self.start_workers()
+        next_scan = next_save = clock.monotonic()
+        try:
+            while not stop.is_set():
+                mono = clock.monotonic()
+                now = clock.time()
+                if mono >= next_scan:
+                    await self.scan(now)
+                    next_scan = mono + lim.scan_interval
+                progressed = await self.read_once(now)
+                if self.batch.items and clock.monotonic() - self.batch.created >= lim.flush_interval:
+                    await self.submit()
+                if clock.monotonic() >= next_save:
+                    self.save_checkpoint()
+                    next_save = clock.monotonic() + lim.checkpoint_interval
+                if progressed:
+                    await asyncio.sleep(0)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), POLL)
+        finally:
+            await self.shutdown()
+        return self.stats
+
+    async def shutdown(self) -> None:
+        """Send the open batch, wait for deliveries (bounded), write the last checkpoint, close files."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.submit(), self.limits.shutdown_timeout)
+        delivered = await self.stop_workers(self.limits.shutdown_timeout)
+        if not delivered:
+            log.warning("store did not acknowledge everything before shutdown: the rest is sent on the next start")
+        self.save_checkpoint()
+        self.tailer.close()
+
+    async def prepare(self) -> None:
+        """Load the checkpoints and find the files (``total_bytes`` is known after this)."""
+        self.tailer.restore(self.checkpoints.load())
+        await self.scan(self.clock.time())
+        self.prepared = True
+
+    async def backfill(self) -> Stats:
+        """Ship the inputs' files once, to their end, and return when the store has acknowledged all."""
+        clock = self.clock
+        if not self.prepared:
+            await self.prepare()
+        self.start_workers()
+        try:
+            now = clock.time()
+            next_save = clock.monotonic() + self.limits.checkpoint_interval
+            while await self.read_once(now):
+                now = clock.time()
+                if clock.monotonic() >= next_save:
+                    self.save_checkpoint()
+                    next_save = clock.monotonic() + self.limits.checkpoint_interval
+            for t in list(self.tailer.files.values()):
+                await self.finish_file(t, now)
+            for old in list(self.tailer.draining):
+                await self.emit(old, old.decoder.flush(None))
+            await self.submit()
+            await self.queue.join()
+        finally:
+            await self.stop_workers(self.limits.shutdown_timeout)
+            self.save_checkpoint()
+            self.tailer.close()
+        return self.stats
+
+    def total_bytes(self) -> int:
+        """Bytes still to read across the matched files (for a progress bar)."""
+        total = 0
+        for t in self.tailer.files.values():
+            with contextlib.suppress(OSError):
+                total += max(0, os.fstat(t.fd).st_size - t.reader.offset)
+        return total
+
+
+def _read_ts(ev: Event) -> str:
+    return format_ts(float(ev.meta.get("read_time") or 0.0) or SYSTEM_CLOCK.time())

@@ -1,0 +1,50 @@
+"""Event → bulk NDJSON (pure): the action line with daily index and deterministic ``_id``, then the document.
+
+One encoded item is ``{"index":{...}}\\n{document}\\n``; the sink re-sends single items on
+per-item retries, and the dead-letter writer splits an item back into its two lines.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Any
+
+import orjson
+
+from shipper.naming import index_day
+
+
+def action_line(index: str, doc_id: str) -> bytes:
+    """``{"index":{"_index":...,"_id":...}}\\n`` (index names and ids never need JSON escaping here)."""
+    return b'{"index":{"_index":"' + index.encode() + b'","_id":"' + doc_id.encode() + b'"}}\n'
+
+
+def encode_item(doc: dict[str, Any], index: str, doc_id: str) -> bytes:
+    """One bulk item: action line and document line."""
+    return action_line(index, doc_id) + orjson.dumps(doc, default=str) + b"\n"
+
+
+def split_item(item: bytes) -> tuple[dict[str, Any], Any]:
+    """An encoded item back into ``(action metadata, document)``."""
+    action, _, source = item.partition(b"\n")
+    meta = orjson.loads(action)
+    op = next(iter(meta.values()))
+    return op, orjson.loads(source)
+
+
+class IndexNamer:
+    """Daily index names for documents, caching the day of each ``@timestamp`` date prefix."""
+
+    def __init__(self, tz: tzinfo | None = None) -> None:
+        self.tz = tz
+
+    def day(self, doc: dict[str, Any]) -> str:
+        """``YYYY.MM.DD`` of the document's ``@timestamp`` (UTC or the configured zone)."""
+        ts = doc.get("@timestamp")
+        if not isinstance(ts, str):
+            raise ValueError("document has no @timestamp")
+        return index_day(ts, self.tz)
+
+    def name(self, prefix: str, doc: dict[str, Any]) -> str:
+        """``<prefix>-YYYY.MM.DD``."""
+        return f"{prefix}-{self.day(doc)}"

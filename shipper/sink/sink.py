@@ -1,0 +1,127 @@
+"""Sending a batch until every item is indexed or dead-lettered.
+
+Whole-request failures (store down, 429, 5xx, a malformed answer, bad credentials) are retried
+forever with capped exponential backoff — the caller stops reading meanwhile, so memory stays
+bounded. Per-item 429/5xx are retried alone; other 4xx items go to the dead-letter file.
+A 413 splits the request in halves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from cronwatch.clock import SYSTEM_CLOCK, Clock
+from cronwatch.retry import Backoff
+from shipper.sink.deadletter import DeadLetterFile, dead_letter_record
+from shipper.sink.errors import BulkProtocolError, StoreUnavailable
+from shipper.sink.response import RETRY, classify, read_bulk_response
+from shipper.sink.service import StoreService
+
+log = logging.getLogger("cronwatch.shipper.sink")
+
+
+class SinkMetrics(Protocol):
+    """What the sink reports."""
+
+    def bulk_request(self, status: str, seconds: float) -> None:
+        """One bulk request finished with ``status`` (HTTP code, or ``error``)."""
+
+    def dead_lettered(self, n: int) -> None:
+        """``n`` documents went to the dead-letter file."""
+
+
+@dataclass
+class SendResult:
+    """How a batch ended."""
+
+    indexed: int = 0
+    dead: int = 0
+    retries: int = 0
+
+
+class BulkSink:
+    """Sends encoded bulk items with retries and dead-lettering."""
+
+    def __init__(self, service: StoreService, deadletter: DeadLetterFile, *, backoff: Backoff | None = None,
+                 metrics: SinkMetrics | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.service = service
+        self.deadletter = deadletter
+        self.backoff = backoff or Backoff(initial=0.5, maximum=30.0)
+        self.metrics = metrics
+        self.clock = clock
+        self.down_since: float | None = None
+
+    def _count(self, status: str, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.bulk_request(status, seconds)
+
+    def _dead(self, items: list[tuple[bytes, int, dict[str, object]]], result: SendResult) -> None:
+        now = self.clock.time()
+        self.deadletter.write([dead_letter_record(item, status, dict(err), now) for item, status, err in items])
+        result.dead += len(items)
+        if self.metrics is not None and items:
+            self.metrics.dead_lettered(len(items))
+        for _item, status, err in items[:3]:
+            log.error("document refused by the store: written to the dead-letter file",
+                      extra={"http.response.status_code": status, "error.type": err.get("type"),
+                             "error.message": err.get("reason"), "file.path": str(self.deadletter.path)})
+
+    async def send(self, items: list[bytes]) -> SendResult:
+        """Deliver ``items``; returns only when each one is indexed or dead-lettered."""
+        result = SendResult()
+        await self._send(items, result)
+        return result
+
+    async def _send(self, items: list[bytes], result: SendResult) -> None:
+        pending = items
+        attempt = 0
+        while pending:
+            if attempt:
+                result.retries += 1
+                await self.clock.sleep(self.backoff.delay(attempt))
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                status, body = await self.service.bulk(b"".join(pending))
+            except StoreUnavailable as exc:
+                self._count("error", time.perf_counter() - started)
+                self._note_down(str(exc))
+                continue
+            self._count(str(status), time.perf_counter() - started)
+            if status == 413 and len(pending) > 1:
+                half = len(pending) // 2
+                await self._send(pending[:half], result)
+                await self._send(pending[half:], result)
+                return
+            kind = classify(status)
+            if status == 413 or status == 400:
+                self._dead([(item, status, {"type": "request_refused", "reason": body[:500].decode("utf-8", "replace")})
+                            for item in pending], result)
+                return
+            if kind == RETRY or (kind != "ack" and status != 400):
+                self._note_down(f"bulk request answered HTTP {status}")
+                continue
+            try:
+                verdict = read_bulk_response(body, len(pending))
+            except BulkProtocolError as exc:
+                self._note_down(str(exc))
+                continue
+            self._note_up()
+            result.indexed += len(verdict.acked)
+            if verdict.dead:
+                self._dead([(pending[i], status_, err) for i, status_, err in verdict.dead], result)
+            pending = [pending[i] for i in verdict.retry]
+
+    def _note_down(self, why: str) -> None:
+        if self.down_since is None:
+            self.down_since = self.clock.monotonic()
+            log.warning("store unavailable: retrying with backoff", extra={"error.message": why})
+
+    def _note_up(self) -> None:
+        if self.down_since is not None:
+            log.info("store available again",
+                     extra={"event.duration": int((self.clock.monotonic() - self.down_since) * 1e9)})
+            self.down_since = None

@@ -1,0 +1,1 @@
+"""Tailing job logs: discovery by glob, file identity, rotation, reading, checkpoints."""

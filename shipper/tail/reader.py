@@ -1,0 +1,82 @@
+"""Reading one open file as lines from a byte offset, whatever its size (even a single short line).
+
+``LineReader`` splits bytes on ``\\n`` (dropping a trailing ``\\r``), keeps the bytes after the
+last newline until the line is complete, and hands out :class:`~shipper.model.RawLine`s with
+exact byte offsets. A final line without a newline is given out only when asked to
+(``take_partial``: the file has been idle long enough, or it is being released), and an
+over-long line is cut at ``max_line_bytes`` so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import os
+
+from shipper.model import RawLine
+
+DEFAULT_CHUNK = 256 * 1024
+DEFAULT_MAX_LINE = 1024 * 1024
+
+
+class LineReader:
+    """Reads lines of the file behind ``fd`` starting at ``offset`` (positional reads only)."""
+
+    def __init__(self, fd: int, offset: int, max_line_bytes: int = DEFAULT_MAX_LINE) -> None:
+        self.fd = fd
+        self.offset = offset  # next byte to read from the file
+        self.line_start = offset  # offset of the first byte of ``partial``
+        self.partial = b""
+        self.max_line_bytes = max_line_bytes
+        self.skipping = False  # inside the rest of an over-long line
+
+    @property
+    def consumed(self) -> int:
+        """Offset just after the last complete line handed out."""
+        return self.line_start
+
+    def read(self, now: float, chunk: int = DEFAULT_CHUNK) -> tuple[list[RawLine], int]:
+        """Read up to ``chunk`` bytes; return the complete lines and how many bytes were read."""
+        data = os.pread(self.fd, chunk, self.offset)
+        if not data:
+            return [], 0
+        self.offset += len(data)
+        return self._split(data, now), len(data)
+
+    def _split(self, data: bytes, now: float) -> list[RawLine]:
+        out: list[RawLine] = []
+        if self.skipping:
+            nl = data.find(b"\n")
+            if nl < 0:
+                self.line_start += len(data)
+                return out
+            self.line_start += nl + 1
+            data = data[nl + 1 :]
+            self.skipping = False
+        buf = self.partial + data if self.partial else data
+        pieces = buf.split(b"\n")
+        rest = pieces.pop()
+        pos = self.line_start
+        append = out.append
+        for piece in pieces:
+            end = pos + len(piece) + 1
+            if piece.endswith(b"\r"):
+                piece = piece[:-1]
+            append(RawLine(piece.decode("utf-8", "replace"), pos, end, now))
+            pos = end
+        self.line_start = pos
+        self.partial = rest
+        if len(rest) > self.max_line_bytes:
+            append(RawLine(rest[: self.max_line_bytes].decode("utf-8", "replace"), pos, pos + len(rest), now))
+            self.line_start = pos + len(rest)
+            self.partial = b""
+            self.skipping = True
+        return out
+
+    def take_partial(self, now: float) -> RawLine | None:
+        """Hand out the bytes after the last newline as a line (the file's final, unterminated line)."""
+        if not self.partial:
+            return None
+        line = RawLine(self.partial.decode("utf-8", "replace"), self.line_start,
+                       self.line_start + len(self.partial), now)
+        self.line_start += len(self.partial)
+        self.partial = b""
+        return line

@@ -1,0 +1,98 @@
+"""DingTalk custom robot: signature, timestamp window, keywords, message types, errcodes."""
+
+from __future__ import annotations
+
+from conftest import make_alert, make_notification
+from fakes.robots import DingtalkRobot
+
+from alerter.model import Outcome
+from alerter.receivers.dingtalk import DingtalkConfig, sign
+
+
+def config(robot: DingtalkRobot, **kw: object) -> DingtalkConfig:
+    """A config pointing at the fake robot."""
+    data = {"webhook_url": f"{robot.url}/robot/send?access_token={robot.token}", "secret": robot.secret, **kw}
+    return DingtalkConfig.model_validate(data)
+
+
+def test_signature_matches_documented_example() -> None:
+    """The signature is base64(HMAC-SHA256(secret, "ts\\nsecret")), URL-encoded."""
+    import base64
+    import hashlib
+    import hmac
+    import urllib.parse
+
+    ts, secret = 1700000000000, "SECabc"
+    expected = urllib.parse.quote_plus(base64.b64encode(
+        hmac.new(secret.encode(), f"{ts}\n{secret}".encode(), hashlib.sha256).digest()).decode())
+    assert sign(secret, ts) == expected
+
+
+async def test_signed_markdown_is_accepted(dingtalk, ctx) -> None:
+    """A signed markdown message reaches the robot with title, text, severity and links."""
+    result = await config(dingtalk, kibana_base_url="http://kibana:5601").build(ctx).notify(make_notification())
+    assert result.outcome is Outcome.SENT, result.detail
+    [payload] = dingtalk.accepted()
+    assert payload["msgtype"] == "markdown"
+    text = payload["markdown"]["text"]
+    assert "critical" in text and "db_backup" in text and "Runbook" in text and "app/discover" in text
+    assert payload["markdown"]["title"].startswith("🔴 [FIRING]")
+
+
+async def test_wrong_secret_is_permanent_and_not_leaked(dingtalk, ctx) -> None:
+    """A badly passed secret (310000 sign not match) is a permanent failure that names no secret."""
+    result = await config(dingtalk, secret="SECwrong-secret-value-123").build(ctx).notify(make_notification())
+    assert result.outcome is Outcome.PERMANENT
+    assert "310000" in result.detail and "SECwrong" not in result.detail and dingtalk.token not in result.detail
+
+
+async def test_timestamp_outside_window_is_rejected(dingtalk, ctx, clock) -> None:
+    """DingTalk rejects a timestamp more than an hour off (our clock is wrong): permanent 310000."""
+    integration = config(dingtalk).build(ctx)
+    dingtalk.time = lambda: clock.time() + 2 * 3600
+    result = await integration.notify(make_notification())
+    assert result.outcome is Outcome.PERMANENT and "invalid timestamp" in result.detail
+
+
+async def test_unknown_token_is_permanent(dingtalk, ctx) -> None:
+    """An access token the robot does not know (300001) is permanent."""
+    cfg = DingtalkConfig.model_validate({"webhook_url": f"{dingtalk.url}/robot/send?access_token=nope-1234",
+                                         "secret": dingtalk.secret})
+    result = await cfg.build(ctx).notify(make_notification())
+    assert result.outcome is Outcome.PERMANENT and "300001" in result.detail and "nope-1234" not in result.detail
+
+
+async def test_keyword_is_added_when_missing(ctx, clock) -> None:
+    """With the keyword security setting, a message lacking every keyword gets one appended."""
+    robot = await DingtalkRobot(time=clock.time, keywords=["监控报警"]).start()
+    try:
+        cfg = DingtalkConfig.model_validate({"access_token": robot.token, "api_url": f"{robot.url}/robot/send",
+                                             "keywords": ["监控报警"], "locale": "zh"})
+        result = await cfg.build(ctx).notify(make_notification())
+        assert result.outcome is Outcome.SENT, result.detail
+        assert "监控报警" in robot.accepted()[0]["markdown"]["text"]
+        assert "告警中" in robot.accepted()[0]["markdown"]["text"]
+    finally:
+        await robot.stop()
+
+
+async def test_action_card_has_view_logs_button_and_mentions(dingtalk, ctx) -> None:
+    """actionCard carries a "view logs" button to Kibana; at_mobiles are mentioned in the text and "at"."""
+    cfg = config(dingtalk, message_type="actionCard", kibana_base_url="https://kibana.example",
+                 at_mobiles=["13800000000"], locale="zh")
+    result = await cfg.build(ctx).notify(make_notification())
+    assert result.outcome is Outcome.SENT, result.detail
+    [payload] = dingtalk.accepted()
+    card = payload["actionCard"]
+    assert card["singleTitle"] == "查看日志" and card["singleURL"].startswith("https://kibana.example/app/discover")
+    assert "@13800000000" in card["text"] and payload["at"]["atMobiles"] == ["13800000000"]
+
+
+async def test_body_cut_to_20000_bytes_with_count(dingtalk, ctx) -> None:
+    """A 300-alert group is cut under DingTalk's 20000-byte body limit, saying how many were left out."""
+    alerts = [make_alert(task=f"任务_{i:03d}", summary="数据库备份失败 " * 8) for i in range(300)]
+    result = await config(dingtalk, locale="zh").build(ctx).notify(make_notification(alerts))
+    assert result.outcome is Outcome.SENT, result.detail
+    rec = dingtalk.received[-1]
+    assert len(rec.body) <= 20000
+    assert "条告警未显示" in rec.payload["markdown"]["text"]

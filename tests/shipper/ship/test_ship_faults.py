@@ -1,0 +1,190 @@
+"""Fault tests against a real osmem-server: kill -9 during writes and rotations, store outage, mapping conflicts.
+
+Each ends by counting the documents in the store: exactly the lines written, none twice.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from shiphelpers import CRONWATCH, count, search, shipper_yaml
+
+from cronwatch.testing.services import wait_until
+
+
+class Writer:
+    """A job writing unique JSON lines to ``app.log``, rotating it by rename or copytruncate."""
+
+    def __init__(self, logs: Path, rng: random.Random) -> None:
+        self.logs = logs
+        self.rng = rng
+        self.n = 0
+        self.rotations = 0
+        self.live = logs / "app.log"
+        self.fh = open(self.live, "a", encoding="utf-8")  # noqa: SIM115 - kept open like a real job
+
+    def write(self, k: int) -> None:
+        """Append ``k`` lines."""
+        for _ in range(k):
+            self.fh.write(orjson.dumps({"@timestamp": "2026-11-22T02:00:00.000Z", "level": "info",
+                                        "msg": f"line {self.n}", "seq": self.n}).decode() + "\n")
+            self.n += 1
+        self.fh.flush()
+
+    def rotate_rename(self) -> None:
+        """``mv app.log app.log.N``, a few more lines into the old file, then a new ``app.log``."""
+        self.rotations += 1
+        os.rename(self.live, self.logs / f"app.log.{self.rotations}")
+        self.write(self.rng.randint(0, 5))  # the job still holds the old file for a moment
+        self.fh.close()
+        self.fh = open(self.live, "a", encoding="utf-8")  # noqa: SIM115
+
+    def copytruncate(self) -> None:
+        """logrotate's copytruncate: copy the file aside, then truncate it in place."""
+        self.rotations += 1
+        shutil.copy(self.live, self.logs / f"app.log.{self.rotations}")
+        os.truncate(self.live, 0)
+
+    def close(self) -> None:
+        """Stop writing."""
+        self.fh.close()
+
+
+def _start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen([CRONWATCH, "shipper", "run", "--config", str(cfg)], stdout=out, stderr=out)
+
+
+def _messages(url: str, prefix: str) -> list[int]:
+    return sorted(int(h["_source"]["extra"]["seq"]) for h in search(url, f"{prefix}-*", size=10000))
+
+
+@pytest.mark.slow
+def test_kill9_while_writing_and_rotating_loses_and_duplicates_nothing(osmem, tmp_path: Path) -> None:
+    """Twelve kill -9s at random moments while a job appends and rotates (rename and copytruncate): exactly N documents."""
+    rng = random.Random(5)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    prefix = "kill" + uuid.uuid4().hex[:8]
+    cfg = tmp_path / "shipper.yml"
+    cfg.write_text(shipper_yaml(osmem.url, str(logs / "*.log"), tmp_path / "state", prefix))
+    writer = Writer(logs, rng)
+    kills = 0
+    try:
+        for round_ in range(12):
+            proc = _start(cfg, tmp_path / "shipper.log")
+            try:
+                if round_ % 4 == 3:  # copytruncate loses what was not read before it: let the shipper catch up first
+                    writer.write(rng.randint(1, 50))
+                    wait_until(lambda: count(osmem.url, f"{prefix}-*") == writer.n, 30, "catch-up", proc)
+                    writer.copytruncate()
+                deadline = time.monotonic() + rng.uniform(0.3, 1.5)
+                while time.monotonic() < deadline:
+                    writer.write(rng.randint(1, 40))
+                    if rng.random() < 0.08:
+                        writer.rotate_rename()
+                    time.sleep(rng.uniform(0.0, 0.05))
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills += 1
+            writer.write(rng.randint(0, 20))  # the job goes on while the shipper is down
+            if rng.random() < 0.3:
+                writer.rotate_rename()  # renamed while the shipper is down: found again by identity
+        proc = _start(cfg, tmp_path / "shipper.log")
+        try:
+            wait_until(lambda: count(osmem.url, f"{prefix}-*") >= writer.n, 60, "all documents", proc)
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        writer.close()
+    assert kills >= 10
+    assert count(osmem.url, f"{prefix}-*") == writer.n
+    assert _messages(osmem.url, prefix) == list(range(writer.n))
+
+
+@pytest.mark.slow
+def test_store_outage_mid_stream_is_retried_without_loss(osmem_fresh, tmp_path: Path) -> None:
+    """The store frozen for 8 s mid-stream (requests time out): reading waits, then everything arrives once."""
+    url = osmem_fresh.url
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    prefix = "outage" + uuid.uuid4().hex[:8]
+    cfg = tmp_path / "shipper.yml"
+    cfg.write_text(shipper_yaml(url, str(logs / "*.log"), tmp_path / "state", prefix))
+    writer = Writer(logs, random.Random(7))
+    proc = _start(cfg, tmp_path / "shipper.log")
+    try:
+        writer.write(200)
+        wait_until(lambda: count(url, f"{prefix}-*") == 200, 30, "first documents", proc)
+        os.kill(osmem_fresh.proc.pid, signal.SIGSTOP)
+        try:
+            for _ in range(16):
+                writer.write(250)
+                time.sleep(0.5)
+            assert proc.poll() is None  # still running, waiting for the store
+        finally:
+            os.kill(osmem_fresh.proc.pid, signal.SIGCONT)
+        wait_until(lambda: count(url, f"{prefix}-*") >= writer.n, 60, "all documents", proc)
+        metrics_ok = True
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        writer.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert metrics_ok
+    assert count(url, f"{prefix}-*") == writer.n == 4200
+    assert _messages(url, prefix) == list(range(writer.n))
+    log = (tmp_path / "shipper.log").read_text()
+    assert "store unavailable" in log and "store available again" in log
+
+
+def test_mapping_conflict_goes_to_dead_letter_file(osmem, tmp_path: Path) -> None:
+    """Documents that conflict with an existing index mapping land in the dead-letter file; the rest are indexed."""
+    prefix = "conflict" + uuid.uuid4().hex[:8]
+    index = f"{prefix}-2026.11.22"
+    httpx.put(f"{osmem.url}/{index}", json={"mappings": {"properties": {"message": {"type": "long"}}}}).raise_for_status()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    lines = [orjson.dumps({"@timestamp": "2026-11-22T02:00:00.000Z", "msg": str(i) if i % 3 else f"text {i}"}).decode()
+             for i in range(30)]
+    (logs / "app.log").write_text("\n".join(lines) + "\n")
+    cfg = tmp_path / "shipper.yml"
+    cfg.write_text(shipper_yaml(osmem.url, str(logs / "*.log"), tmp_path / "state", prefix))
+    proc = _start(cfg, tmp_path / "shipper.log")
+    dead_file = tmp_path / "state" / "dead-letter.ndjson"
+    try:
+        wait_until(lambda: count(osmem.url, f"{prefix}-*") == 20 and dead_file.exists()
+                   and len(dead_file.read_text().splitlines()) == 10, 30, "indexed and dead-lettered", proc)
+        time.sleep(0.5)  # nothing is retried: the dead-letter file does not grow
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    dead = [orjson.loads(x) for x in dead_file.read_text().splitlines()]
+    assert len(dead) == 10
+    assert {d["document"]["message"] for d in dead} == {f"text {i}" for i in range(0, 30, 3)}
+    assert all(d["status"] == 400 and d["error"]["type"] == "mapper_parsing_exception" for d in dead)
+    assert all(d["_index"] == index and d["_id"] for d in dead)
+    assert "dead-letter" in (tmp_path / "shipper.log").read_text()
+    checkpoint = orjson.loads((tmp_path / "state" / "checkpoints.json").read_bytes())
+    assert checkpoint["files"][0]["offset"] == (logs / "app.log").stat().st_size
