@@ -85,7 +85,8 @@ def compile_route(cfg: RouteConfig, parent: RouteOpts | None = None, parent_key:
         active_time_intervals=tuple(cfg.active_time_intervals),
     )
     matchers = cfg.all_matchers()
-    key = "{}" if parent is None else f"{parent_key}/{{{','.join(str(m) for m in matchers)}}}"
+    in_key = sorted(matchers, key=lambda m: (m.name, m.value, m.type.value))  # Alertmanager sorts them
+    key = "{}" if parent is None else f"{parent_key}/{{{','.join(str(m) for m in in_key)}}}"
     node = Route(key, matchers, cfg.continue_, opts, cfg, is_root=parent is None)
     node.routes = [compile_route(c, opts, key) for c in cfg.routes]
     return node
@@ -126,7 +127,7 @@ class Destination:
 
     def group_key(self, group_labels: Mapping[str, str]) -> str:
         """Alertmanager's ``route key:group labels`` (plus ``#tier`` when a tier applies)."""
-        body = ",".join(f'{k}={_quote(v)}' for k, v in sorted(group_labels.items()))
+        body = ", ".join(f'{k}={_quote(v)}' for k, v in sorted(group_labels.items()))
         tier = f"#{self.tier}" if self.tier else ""
         return f"{self.route.key}{tier}:{{{body}}}"
 

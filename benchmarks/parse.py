@@ -4,8 +4,9 @@ Generates ≥200k realistic job-log lines (seeded), then times, on one core, in 
 
 - ``cronwatch``: ``compile_parser(cfg).decoder(path)`` fed every line (decode, multi-line
   grouping, timestamp normalisation, level/trace/duration extraction, the ECS document);
-- ``pygrok``: ``Grok(pattern).match(line)`` with the same pattern text (our definitions passed
-  as custom patterns), the patterns of a list tried in order;
+- ``pygrok``: ``Grok(pattern).match(line)`` with the same pattern text, as a pygrok user runs it
+  (pygrok's own library for the standard names; only names it lacks, such as our ``CW_*``
+  formats, are passed as custom patterns), the patterns of a list tried in order;
 - ``floor``: the same compiled expression(s) cronwatch uses, ``rx.match(line).groupdict()``.
 
 Scenarios: one user pattern over Python ``logging`` lines, and the zero-configuration formats
@@ -105,7 +106,10 @@ def run_cronwatch(lines: list[str], cfg: ParseConfig) -> Callable[[], int]:
 def run_pygrok(lines: list[str], patterns: list[str]) -> Callable[[], int]:
     from pygrok import Grok
 
-    custom = {name: d.text for name, d in builtin_library().defs.items()}
+    from pygrok.pygrok import DEFAULT_PATTERNS_DIRS, _reload_patterns
+
+    theirs = _reload_patterns(DEFAULT_PATTERNS_DIRS)
+    custom = {name: d.text for name, d in builtin_library().defs.items() if name not in theirs}
     groks = [Grok(p, custom_patterns=custom) for p in patterns]
 
     def go() -> int:

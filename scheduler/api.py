@@ -146,7 +146,7 @@ async def healthz(request: web.Request) -> web.Response:
     lag = None if sched.last_tick is None else now - sched.last_tick
     ok = lag is not None and lag < 90
     body = {"status": "ok" if ok else "stalled", "tasks": len(sched.tasks),
-            "running": sum(len(e.running) for e in sched.tasks.values()), "last_tick_age_s": lag}
+            "running": sum(len(e.live) for e in sched.tasks.values()), "last_tick_age_s": lag}
     return json_response(body, 200 if ok else 503)
 
 

@@ -8,6 +8,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits → 2 characters
+_time_ms = -1
+_time_part = ""
 
 
 def new_trace_id() -> str:
@@ -16,6 +19,15 @@ def new_trace_id() -> str:
         tid = os.urandom(16).hex()
         if tid != "0" * 32:
             return tid
+
+
+def new_ids() -> tuple[str, str]:
+    """A new trace id and span id from one read of the random source."""
+    raw = os.urandom(24).hex()
+    trace, span = raw[:32], raw[32:]
+    if trace == "0" * 32 or span == "0" * 16:  # pragma: no cover - 2**-64 chance
+        return new_trace_id(), new_span_id()
+    return trace, span
 
 
 def new_span_id() -> str:
@@ -28,13 +40,39 @@ def new_span_id() -> str:
 
 def new_run_id(ts: float | None = None) -> str:
     """A ULID: 48-bit millisecond time + 80 random bits, Crockford base32 (sortable by start)."""
+    global _time_ms, _time_part
     ms = int((time.time() if ts is None else ts) * 1000) & ((1 << 48) - 1)
-    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
-    out = []
-    for _ in range(26):
-        out.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(out))
+    if ms != _time_ms:  # 48 bits of time → 10 characters (cached: many runs start in the same ms)
+        _time_part = "".join(_CROCKFORD[(ms >> shift) & 31] for shift in range(45, -1, -5))
+        _time_ms = ms
+    r = int.from_bytes(os.urandom(10), "big")  # 80 random bits → 16 characters
+    p = _PAIRS
+    return (_time_part + p[r >> 70] + p[(r >> 60) & 1023] + p[(r >> 50) & 1023] + p[(r >> 40) & 1023]
+            + p[(r >> 30) & 1023] + p[(r >> 20) & 1023] + p[(r >> 10) & 1023] + p[r & 1023])
+
+
+_B32_BYTE = bytes(_CROCKFORD[b & 31] for b in range(256)).decode()
+_B32_TABLE = str.maketrans({chr(i): _B32_BYTE[i] for i in range(256)})
+
+
+class IdBatch:
+    """Trace, span and run ids for a burst of runs, drawn from the random source in one read."""
+
+    def __init__(self, count: int, ts: float) -> None:
+        self._hex = os.urandom(24 * count).hex()  # 16 bytes trace + 8 bytes span per run
+        self._b32 = os.urandom(16 * count).decode("latin-1").translate(_B32_TABLE)  # 16 × 5 random bits per run
+        self._prefix = new_run_id(ts)[:10]
+        self._i = 0
+
+    def take(self) -> tuple[str, str, str]:
+        """``(trace_id, span_id, run_id)`` of the next run."""
+        i = self._i
+        self._i = i + 1
+        h = self._hex[48 * i: 48 * i + 48]
+        trace, span = h[:32], h[32:]
+        if trace == "0" * 32 or span == "0" * 16:  # pragma: no cover - 2**-64 chance
+            trace, span = new_ids()
+        return trace, span, self._prefix + self._b32[16 * i: 16 * i + 16]
 
 
 def traceparent(trace_id: str, span_id: str) -> str:
@@ -42,7 +80,7 @@ def traceparent(trace_id: str, span_id: str) -> str:
     return f"00-{trace_id}-{span_id}-01"
 
 
-@dataclass
+@dataclass(slots=True)
 class RunContext:
     """What a ``call`` task may ask for by taking a ``ctx`` parameter."""
 
@@ -55,7 +93,31 @@ class RunContext:
     labels: dict[str, str] = field(default_factory=dict)
 
     @property
-    def traceparent(self) -> str:
+    _B32_BYTE = bytes(_CROCKFORD[b & 31] for b in range(256)).decode()
+_B32_TABLE = str.maketrans({chr(i): _B32_BYTE[i] for i in range(256)})
+
+
+class IdBatch:
+    """Trace, span and run ids for a burst of runs, drawn from the random source in one read."""
+
+    def __init__(self, count: int, ts: float) -> None:
+        self._hex = os.urandom(24 * count).hex()  # 16 bytes trace + 8 bytes span per run
+        self._b32 = os.urandom(16 * count).decode("latin-1").translate(_B32_TABLE)  # 16 × 5 random bits per run
+        self._prefix = new_run_id(ts)[:10]
+        self._i = 0
+
+    def take(self) -> tuple[str, str, str]:
+        """``(trace_id, span_id, run_id)`` of the next run."""
+        i = self._i
+        self._i = i + 1
+        h = self._hex[48 * i: 48 * i + 48]
+        trace, span = h[:32], h[32:]
+        if trace == "0" * 32 or span == "0" * 16:  # pragma: no cover - 2**-64 chance
+            trace, span = new_ids()
+        return trace, span, self._prefix + self._b32[16 * i: 16 * i + 16]
+
+
+def traceparent(self) -> str:
         """The W3C ``traceparent`` of this attempt."""
         return traceparent(self.trace_id, self.span_id)
 

@@ -96,7 +96,10 @@ def overlap(policy: str, running: int) -> Overlap:
     return "skip"
 
 
-def lock_ttl_ms(timeout: float | None, attempts: int, max_backoff: float) -> int:
-    """A lock TTL at least as long as the timeout of one attempt (it is renewed while running)."""
+def lock_ttl_ms(timeout: float | None) -> int:
+    """A lock TTL longer than one attempt's timeout (60 s without one); renewed every third of it while running.
+
+    Short enough that a slot whose owner died (kill -9) can be taken over within its misfire grace.
+    """
     base = timeout if timeout is not None else 60.0
-    return int(max(base + 5.0, 10.0) * 1000)
+    return int(max(base + 2.0, 3.0) * 1000)

@@ -9,6 +9,7 @@ clock step (NTP, suspend) is noticed within 30 s and slots lost to it are logged
 from __future__ import annotations
 
 import asyncio
+import gc
 import heapq
 import itertools
 import logging
@@ -17,15 +18,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from cronwatch.clock import SYSTEM_CLOCK, Clock
+from cronwatch.clock import SYSTEM_CLOCK, Clock, SystemClock
 from cronwatch.retry import Backoff
-from scheduler.context import RunContext, new_run_id, new_trace_id
+from scheduler.context import IdBatch, RunContext
 from scheduler.decisions import first_slot, lock_ttl_ms, overlap, plan_slots
 from scheduler.errors import TaskExists, TaskNotFound, TaskReadOnly
 from scheduler.execute import CallTarget
 from scheduler.joblog import JobLog, lifecycle_record
 from scheduler.locks import LocalLocks, Locks
-from scheduler.metrics import SchedulerMetrics
+from scheduler.metrics import SchedulerMetrics, TaskMetrics
 from scheduler.model import TaskSpec, resolve_call
 from scheduler.runs import RunDriver
 from scheduler.state import StateStore
@@ -33,6 +34,7 @@ from scheduler.triggers import CronTrigger, EveryTrigger, parse_schedule
 
 log = logging.getLogger("cronwatch.scheduler")
 MAX_SLEEP = 30.0
+SPIN = 0.002
 Source = Literal["config", "api"]
 
 
@@ -47,6 +49,7 @@ class TaskEntry:
     backoff: Backoff
     ttl_ms: int
     grace: float
+    m: TaskMetrics | None = None
     paused: bool = False
     gen: int = 0
     next_fire: float | None = None
@@ -68,7 +71,7 @@ def compile_task(spec: TaskSpec, source: Source) -> TaskEntry:
     return TaskEntry(
         spec=spec, trigger=trigger, source=source, call=call,
         backoff=Backoff(r.initial.total_seconds(), r.max.total_seconds(), r.multiplier),
-        ttl_ms=lock_ttl_ms(spec.timeout_s, r.attempts, r.max.total_seconds()),
+        ttl_ms=lock_ttl_ms(spec.timeout_s),
         grace=spec.misfire_grace.total_seconds(),
     )
 
@@ -91,7 +94,9 @@ class Scheduler:
         self._seq = itertools.count()
         self._unscheduled: set[str] = set()
         self._sleeper: asyncio.Future[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._gc_rounds = 0
         self._restored: dict[str, float] = {}
         self._paused_names: set[str] = set()
         self.last_tick: float | None = None
@@ -119,7 +124,8 @@ class Scheduler:
         entry.paused = spec.name in self._paused_names
         entry.last_slot = self._restored.get(spec.name)
         self.tasks[spec.name] = entry
-        self.metrics.add_task(spec.name)
+        entry.m = self.metrics.add_task(spec.name, next_run=lambda: self._next_fire(spec.name),
+                                        running=lambda: self._running(spec.name))
         if persist and self.state is not None:
             self.state.save_task(spec.name, spec.model_dump(mode="json"), 0.0)
         self._reschedule(entry)
@@ -132,7 +138,7 @@ class Scheduler:
             raise TaskReadOnly(f'task "{spec.name}" is defined in the config file; edit the file instead')
         entry = compile_task(spec, old.source if source is None else source)
         entry.paused, entry.last_slot = old.paused, old.last_slot
-        entry.running, entry.live, entry.gen = old.running, old.live, old.gen
+        entry.running, entry.live, entry.gen, entry.m = old.running, old.live, old.gen, old.m
         self.tasks[spec.name] = entry
         if persist and self.state is not None:
             self.state.save_task(spec.name, spec.model_dump(mode="json"), 0.0)
@@ -163,7 +169,6 @@ class Scheduler:
         entry.paused = True
         entry.gen += 1
         entry.next_fire = None
-        self.metrics.next_run.labels(name).set(0)
         if self.state is not None:
             self.state.set_paused(name, True)
         return entry
@@ -183,8 +188,16 @@ class Scheduler:
         """Start a run immediately (outside the schedule); the overlap policy still applies."""
         entry = self.get(name)
         now = self.clock.time()
-        ctx = self._start(entry, now, now, "manual")
+        ctx = self._start(entry, now, now, "manual", IdBatch(1, now))
         return ctx
+
+    def _next_fire(self, name: str) -> float:
+        entry = self.tasks.get(name)
+        return entry.next_fire or 0.0 if entry is not None else 0.0
+
+    def _running(self, name: str) -> float:
+        entry = self.tasks.get(name)
+        return float(len(entry.live)) if entry is not None else 0.0
 
     def _reschedule(self, entry: TaskEntry) -> None:
         entry.gen += 1
@@ -201,20 +214,55 @@ class Scheduler:
 
     async def run(self) -> None:
         """Fire tasks until :meth:`stop`."""
-        self.driver.attach(asyncio.get_running_loop())
+        self._loop = asyncio.get_running_loop()
+        self.driver.attach(self._loop)
+        gc.collect()
+        gc.freeze()  # tasks, metrics and modules live for the whole run: keep them out of every GC pass
+        was_enabled = gc.isenabled()
+        gc.disable()  # collections happen in idle time (see _collect_garbage), not inside a burst of runs
         self.started.set()
-        while not self._stopping:
-            now = self.clock.time()
-            self.tick(now)
-            self.last_tick = now
-            for hook in self.housekeeping:
-                hook(now)
-            delay = min(self._heap[0][0] - now, MAX_SLEEP) if self._heap else MAX_SLEEP
-            if self._unscheduled:
-                delay = 0.0
-            self._sleeper = asyncio.ensure_future(self.clock.sleep(max(delay, 0.0)))
-            await asyncio.wait([self._sleeper])
-            self._sleeper = None
+        try:
+            while not self._stopping:
+                now = self.clock.time()
+                self.tick(now)
+                self.last_tick = now
+                for hook in self.housekeeping:
+                    hook(now)
+                self.driver.flush_log()
+                if self._unscheduled:
+                    wake_at = now
+                else:
+                    wake_at = min(self._heap[0][0], now + MAX_SLEEP) if self._heap else now + MAX_SLEEP
+                self._sleeper = asyncio.ensure_future(self._sleep_until(wake_at))
+                await asyncio.wait([self._sleeper])
+                self._sleeper = None
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    async def _sleep_until(self, wake_at: float) -> None:
+        # The delay is measured when this task starts, not when it was created: a burst of runs
+        # queued by the tick runs first and must not push the next wake-up back. The event loop
+        # wakes up to ~1 ms late (epoll has millisecond resolution), so the last 2 ms are spent
+        # yielding to the loop instead of sleeping.
+        clock = self.clock
+        await asyncio.sleep(0)  # let the runs just started go first
+        self._collect_garbage(wake_at - clock.time())
+        delay = wake_at - clock.time()
+        if delay > SPIN:
+            await clock.sleep(delay - SPIN)
+        while clock.time() < wake_at and self._sleeper is not None and not self._sleeper.cancelled():
+            if isinstance(clock, SystemClock):
+                await asyncio.sleep(0)
+            else:
+                await clock.sleep(max(wake_at - clock.time(), 0.0))
+
+    def _collect_garbage(self, idle: float) -> None:
+        """Collect in idle time (next slot ≥ 50 ms away), or anyway when allocations pile up."""
+        pending = gc.get_count()[0]
+        if (idle >= 0.05 and pending > 2000) or pending > 500_000:
+            self._gc_rounds += 1
+            gc.collect(2 if self._gc_rounds % 50 == 0 else 1 if self._gc_rounds % 5 == 0 else 0)
 
     def tick(self, now: float) -> None:
         """Schedule new tasks and fire every slot due at ``now``."""
@@ -225,26 +273,38 @@ class Scheduler:
                     self._push(entry, first_slot(entry.trigger, entry.last_slot, now))
             self._unscheduled.clear()
         heap = self._heap
+        due: list[tuple[TaskEntry, float]] = []
         while heap and heap[0][0] <= now:
             slot, _, name, gen = heapq.heappop(heap)
             entry = self.tasks.get(name)
-            if entry is None or entry.gen != gen:
-                continue
-            self._fire(entry, slot, now)
+            if entry is not None and entry.gen == gen:
+                due.append((entry, slot))
+        if due:
+            ids = IdBatch(len(due), now)
+            for entry, slot in due:
+                self._fire(entry, slot, now, ids)
 
     def _push(self, entry: TaskEntry, slot: float | None) -> None:
         entry.next_fire = slot
         if slot is not None:
             heapq.heappush(self._heap, (slot, next(self._seq), entry.name, entry.gen))
-            self.metrics.next_run.labels(entry.name).set(slot)
 
-    def _fire(self, entry: TaskEntry, slot: float, now: float) -> None:
+    def _fire(self, entry: TaskEntry, slot: float, now: float, ids: IdBatch) -> None:
+        after = entry.trigger.next_after(slot)
+        if after is not None and after > now and now - slot <= entry.grace:
+            # the common case, kept lean: only this slot is due and it is on time
+            self._start(entry, slot, now, "schedule", ids)
+            entry.last_slot = slot
+            if self.state is not None:
+                self.state.note_slot(entry.name, slot)
+            self._push(entry, after)
+            return
         spec = entry.spec
         plan = plan_slots(entry.trigger, slot, now, entry.grace, spec.catch_up)
         if plan.missed:
             self.driver.log_missed(entry, plan, now)
         if plan.run is not None:
-            self._start(entry, plan.run, now, "catch_up" if plan.late else "schedule")
+            self._start(entry, plan.run, now, "catch_up" if plan.late else "schedule", ids)
         last = plan.run if plan.run is not None else plan.missed_last
         if last is not None:
             entry.last_slot = last
@@ -252,20 +312,26 @@ class Scheduler:
                 self.state.note_slot(entry.name, last)
         self._push(entry, plan.next)
 
-    def _start(self, entry: TaskEntry, slot: float, now: float, trigger: str) -> RunContext:
-        ctx = RunContext(entry.name, new_run_id(now), new_trace_id(), slot, labels=entry.spec.labels)
-        decision = overlap(entry.spec.concurrency, len(entry.running))
+    def _start(self, entry: TaskEntry, slot: float, now: float, trigger: str, ids: IdBatch) -> RunContext:
+        trace_id, span_id, run_id = ids.take()
+        ctx = RunContext(entry.name, run_id, trace_id, slot, 1, span_id, entry.spec.labels)
+        # only runs that hold their slot count as running: one still waiting for another replica's lock
+        # must not make this replica skip its next slot
+        decision = overlap(entry.spec.concurrency, len(entry.live))
         if decision == "skip":
             self.driver.log_skipped(entry, ctx, now)
             return ctx
         if decision == "replace":
-            for run_id, task in list(entry.running.items()):
-                self.driver.cancel_reasons[run_id] = "replaced by a newer run (concurrency: replace)"
-                task.cancel()
-        task = asyncio.ensure_future(self.driver.run(entry, ctx, trigger))
-        entry.running[ctx.run_id] = task
-        entry.live[ctx.run_id] = ctx
-        task.add_done_callback(_forget(entry, ctx.run_id))
+            for run_id in list(entry.live):
+                task = entry.running.get(run_id)
+                if task is not None:
+                    self.driver.cancel_reasons[run_id] = "replaced by a newer run (concurrency: replace)"
+                    task.cancel()
+        loop = self._loop or asyncio.get_running_loop()
+        task = loop.create_task(self.driver.run(entry, ctx, trigger))
+        entry.running[ctx.run_id] = task  # RunDriver.run removes it when it ends
+        if isinstance(self.locks, LocalLocks):
+            entry.live[ctx.run_id] = ctx  # granted at once; RunDriver adds it after taking a shared lock
         return ctx
 
     # -- shutdown ------------------------------------------------------------------------------
@@ -291,14 +357,6 @@ class Scheduler:
         if self.state is not None:
             self.state.flush()
         self.executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _forget(entry: TaskEntry, run_id: str) -> Callable[[asyncio.Task[None]], None]:
-    def done(_task: asyncio.Task[None]) -> None:
-        entry.running.pop(run_id, None)
-        entry.live.pop(run_id, None)
-
-    return done
 
 
 def missed_record(entry: TaskEntry, ctx: RunContext, host: str, now: float, message: str,

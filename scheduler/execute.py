@@ -199,12 +199,15 @@ async def run_call(target: CallTarget, ctx: RunContext, *, time_limit: float | N
     args = (ctx,) if target.wants_ctx else ()
     token = CURRENT_RUN.set(ctx)
     try:
-        async with asyncio.timeout(time_limit):
-            if target.is_async:
-                await target.fn(*args)
-            else:
-                cvars = contextvars.copy_context()
-                await asyncio.get_running_loop().run_in_executor(executor, cvars.run, target.fn, *args)
+        if target.is_async and time_limit is None:
+            await target.fn(*args)
+        else:
+            async with asyncio.timeout(time_limit):
+                if target.is_async:
+                    await target.fn(*args)
+                else:
+                    cvars = contextvars.copy_context()
+                    await asyncio.get_running_loop().run_in_executor(executor, cvars.run, target.fn, *args)
     except TimeoutError:
         kind = "coroutine cancelled" if target.is_async else "thread abandoned (threads cannot be killed)"
         return AttemptResult("timeout", {"type": "TimeoutError", "message": f"timed out after {time_limit:g}s; {kind}"})

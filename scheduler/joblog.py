@@ -11,12 +11,12 @@ import os
 import socket
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from cronwatch.jsonlog import format_ts
 from scheduler.context import RunContext
 
 SERVICE = "cronwatch-scheduler"
@@ -38,6 +38,23 @@ LEVEL = {
     "task.skipped": "warn",
     "task.missed": "warn",
 }
+
+
+_ts_sec = -1
+_ts_prefix = ""
+
+
+def format_ts(ts: float) -> str:
+    """Epoch seconds → ``2026-11-22T02:00:00.123Z`` (the second's prefix is cached: hot path)."""
+    global _ts_sec, _ts_prefix
+    sec = int(ts // 1)
+    us = round((ts - sec) * 1e6)  # like datetime: round to microseconds, then cut to milliseconds
+    if us >= 1_000_000:
+        sec, us = sec + 1, us - 1_000_000
+    if sec != _ts_sec:
+        _ts_prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _ts_sec = sec
+    return f"{_ts_prefix}{us // 1000:03d}Z"
 
 
 class JobLog:

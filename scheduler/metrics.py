@@ -8,11 +8,31 @@ a task's series are created at zero when the task is added and removed with it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 OUTCOMES = ("success", "failure", "skipped")
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+@dataclass
+class TaskMetrics:
+    """The series of one task, looked up once (``labels()`` is too slow for the hot path)."""
+
+    success: Any
+    failure: Any
+    skipped: Any
+    duration: Any
+    last_success: Any
+    last_run: Any
+    next_run: Any
+    running: Any
+    retries: Any
+    missed: Any
 
 
 class SchedulerMetrics:
@@ -42,14 +62,25 @@ class SchedulerMetrics:
                                   "Actual start minus scheduled time of task runs.", buckets=LATENESS_BUCKETS,
                                   registry=r)
 
-    def add_task(self, task: str) -> None:
-        """Create the task's series at zero."""
-        for outcome in OUTCOMES:
-            self.runs.labels(task, outcome)
-        self.duration.labels(task)
-        self.running.labels(task).set(0)
-        self.retries.labels(task)
-        self.missed.labels(task)
+    def add_task(self, task: str, next_run: Callable[[], float] | None = None,
+                 running: Callable[[], float] | None = None) -> TaskMetrics:
+        """Create the task's series at zero and return them.
+
+        ``next_run`` and ``running`` are read at scrape time (nothing to update on the hot path).
+        """
+        tm = TaskMetrics(
+            success=self.runs.labels(task, "success"), failure=self.runs.labels(task, "failure"),
+            skipped=self.runs.labels(task, "skipped"), duration=self.duration.labels(task),
+            last_success=self.last_success.labels(task), last_run=self.last_run.labels(task),
+            next_run=self.next_run.labels(task), running=self.running.labels(task),
+            retries=self.retries.labels(task), missed=self.missed.labels(task),
+        )
+        tm.running.set(0)
+        if next_run is not None:
+            tm.next_run.set_function(next_run)
+        if running is not None:
+            tm.running.set_function(running)
+        return tm
 
     def remove_task(self, task: str) -> None:
         """Drop every series of a removed task."""

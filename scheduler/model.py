@@ -11,6 +11,7 @@ import importlib
 import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -190,11 +191,21 @@ def _duplicates(doc: YamlDocument | None, tasks: list[TaskSpec], path: str) -> l
 
 def load_scheduler_config(path: str | None, overrides: Mapping[str, Any] | None = None,
                           environ: Mapping[str, str] | None = None) -> SchedulerConfig:
-    """Load ``tasks.yml`` (+ env + overrides); all problems become one ``ConfigError``."""
+    """Load ``tasks.yml`` (+ env + overrides); all problems become one ``ConfigError``.
+
+    A relative ``cwd`` is relative to the directory of the config file.
+    """
     doc = read_yaml(path) if path is not None else YamlDocument("<defaults>", {}, {(): 1})
     interpolate_env(doc, environ)
     config = validate_document(doc, SchedulerConfig, overrides)
     problems = _duplicates(doc, config.tasks, doc.path)
+    base = Path(path).resolve().parent if path is not None else Path.cwd()
+    for i, task in enumerate(config.tasks):
+        if task.cwd is not None:
+            cwd = Path(task.cwd) if Path(task.cwd).is_absolute() else base / task.cwd
+            if not cwd.is_dir():
+                problems.append(f"{doc.where(('tasks', i, 'cwd'))}: tasks[{i}].cwd: directory {cwd} does not exist")
+            task.cwd = str(cwd)
     if problems:
         raise ConfigError(problems)
     return config

@@ -69,7 +69,7 @@ class RunDriver:
         self.max_line_bytes = max_line_bytes
         self.host = sched.joblog.host_name
         self.cancel_reasons: dict[str, str] = {}
-        self._buf: list[bytes] = []
+        self._buf: list[dict[str, Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = 0
         self._flush_scheduled = False
@@ -90,25 +90,27 @@ class RunDriver:
 
     # -- records -------------------------------------------------------------------------------
     def emit(self, rec: dict[str, Any]) -> None:
-        """Queue a record (loop thread) or write it now (other threads)."""
-        line = orjson.dumps(rec, default=str) + b"\n"
+        """Queue a record (loop thread: encoded at the end of this loop iteration) or write it now."""
         if self._loop is None or threading.get_ident() != self._thread:
-            self.sched.joblog.write_bytes(line)
+            self.sched.joblog.write_bytes(orjson.dumps(rec, default=str) + b"\n")
             return
-        self._buf.append(line)
+        self._buf.append(rec)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self.flush_log)
 
     def flush_log(self) -> None:
-        """Write queued records (complete lines only) with one ``write``."""
+        """Encode queued records and append them (complete lines only) with one ``write``."""
         self._flush_scheduled = False
         if self._buf:
-            data, self._buf = b"".join(self._buf), []
+            recs, self._buf = self._buf, []
+            data = b"".join([orjson.dumps(r, default=str) + b"\n" for r in recs])
             try:
                 self.sched.joblog.write_bytes(data)
             except OSError as exc:
                 log.error("cannot write job log %s: %s", self.sched.joblog.path, exc)
+        if self.sched.state is not None:
+            self.sched.state.push()
 
     def log_missed(self, entry: TaskEntry, plan: SlotPlan, now: float) -> None:
         """One ``task.missed`` record (and the metric) for the slots a plan gave up."""
@@ -126,15 +128,17 @@ class RunDriver:
         for key in ("trace.id", "span.id", "task.run_id", "task.attempt"):
             rec.pop(key, None)
         self.emit(rec)
-        self.sched.metrics.missed.labels(entry.name).inc(plan.missed)
+        if entry.m is not None:
+            entry.m.missed.inc(plan.missed)
 
     def log_skipped(self, entry: TaskEntry, ctx: RunContext, now: float) -> None:
         """A run not started because the previous one is still going (``concurrency: forbid``)."""
-        running = ", ".join(sorted(entry.running))
+        running = ", ".join(sorted(entry.live))
         self.emit(lifecycle_record("task.skipped", ctx, entry.spec.schedule, self.host, now,
                                    f"skipped: previous run still running ({running})",
                                    extra={"reason": "overlap", "concurrency": entry.spec.concurrency}))
-        self.sched.metrics.runs.labels(entry.name, "skipped").inc()
+        if entry.m is not None:
+            entry.m.skipped.inc()
 
     # -- a run ---------------------------------------------------------------------------------
     async def _acquire(self, entry: TaskEntry, ctx: RunContext) -> tuple[Lease | None, bool]:
@@ -149,7 +153,8 @@ class RunDriver:
                 rec = lifecycle_record("task.missed", ctx, entry.spec.schedule, self.host, now,
                                        f"not run: {exc}", extra={"missed_count": 1, "reason": "lock"})
                 self.emit(rec)
-                self.sched.metrics.missed.labels(entry.name).inc()
+                if entry.m is not None:
+                    entry.m.missed.inc()
                 return None, False
             if lease.verdict == "acquired":
                 return lease, takeover
@@ -173,22 +178,31 @@ class RunDriver:
 
     async def run(self, entry: TaskEntry, ctx: RunContext, trigger: str) -> None:
         """Run ``ctx`` to the end; never raises (cancellation is logged as the run's failure)."""
-        sched, spec = self.sched, entry.spec
-        clock, metrics, name = sched.clock, sched.metrics, entry.name
+        try:
+            await self._run(entry, ctx, trigger)
+        finally:
+            entry.running.pop(ctx.run_id, None)
+            entry.live.pop(ctx.run_id, None)
+
+    async def _run(self, entry: TaskEntry, ctx: RunContext, trigger: str) -> None:
+        sched, spec, m = self.sched, entry.spec, entry.m
+        assert m is not None
+        clock = sched.clock
         lease: Lease | None = None
         takeover = False
         if not isinstance(sched.locks, LocalLocks):
             lease, takeover = await self._acquire(entry, ctx)
             if lease is None:
                 return
+            entry.live[ctx.run_id] = ctx
         start = clock.time()
         attempts = spec.retries.attempts
         result = AttemptResult("failure")
         stack: str | None = None
         renewer = asyncio.ensure_future(self._renew(entry, lease)) if lease is not None else None
-        metrics.running.labels(name).inc()
-        metrics.last_run.labels(name).set(start)
-        extra = {"trigger": trigger, **({"takeover": True} if takeover else {})}
+        m.running.inc()
+        m.last_run.set(start)
+        extra = {"trigger": trigger, "takeover": True} if takeover else {"trigger": trigger}
         try:
             for attempt in range(1, attempts + 1):
                 ctx.attempt = attempt
@@ -209,8 +223,10 @@ class RunDriver:
                     "task.retrying", ctx, spec.schedule, self.host, now,
                     f"attempt {attempt}/{attempts} failed; retrying in {delay:.2f}s", duration_s=now - t0,
                     error=self._with_stack(result, stack), extra={"retry_in_s": round(delay, 3)}))
-                metrics.retries.labels(name).inc()
+                m.retries.inc()
                 await clock.sleep(delay)
+            # let the other runs of this burst start before this one does its bookkeeping
+            await asyncio.sleep(0)
         except asyncio.CancelledError:
             reason = self.cancel_reasons.pop(ctx.run_id, "run cancelled")
             result = AttemptResult("failure", {"type": "Cancelled", "message": reason})
@@ -229,16 +245,17 @@ class RunDriver:
 
     def _finish(self, entry: TaskEntry, ctx: RunContext, trigger: str, start: float, result: AttemptResult,
                 stack: str | None) -> None:
-        sched, spec, name = self.sched, entry.spec, entry.name
-        metrics = sched.metrics
+        sched, spec, name, m = self.sched, entry.spec, entry.name, entry.m
+        assert m is not None
         end = sched.clock.time()
         duration = end - start
         if trigger == "schedule":
-            metrics.lateness.observe(max(0.0, start - ctx.scheduled_at))
+            sched.metrics.lateness.observe(max(0.0, start - ctx.scheduled_at))
         if result.outcome == "success":
             self.emit(lifecycle_record("task.succeeded", ctx, spec.schedule, self.host, end, "task succeeded",
                                        duration_s=duration))
-            metrics.last_success.labels(name).set(end)
+            m.last_success.set(end)
+            m.success.inc()
         else:
             action = "task.timed_out" if result.outcome == "timeout" else "task.failed"
             err = self._with_stack(result, stack) or {"type": "Error", "message": "failed"}
@@ -246,9 +263,9 @@ class RunDriver:
             extra = {"exit_code": result.exit_code} if result.exit_code is not None else None
             self.emit(lifecycle_record(action, ctx, spec.schedule, self.host, end, msg, duration_s=duration,
                                        error=err, extra=extra))
-        metrics.runs.labels(name, "success" if result.outcome == "success" else "failure").inc()
-        metrics.duration.labels(name).observe(duration)
-        metrics.running.labels(name).dec()
+            m.failure.inc()
+        m.duration.observe(duration)
+        m.running.dec()
         if sched.state is not None:
             err = result.error or {}
             sched.state.record_run(RunRow(ctx.run_id, name, ctx.trace_id, ctx.scheduled_at, start, end,

@@ -65,6 +65,7 @@ class StateStore:
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"{self.path}: cannot open state: {exc}") from exc
         self._q: queue.Queue[Any] = queue.Queue()
+        self._pending: list[tuple[Any, ...]] = []
         self._error: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, name="cronwatch-state", daemon=True)
         self._writer.start()
@@ -75,29 +76,41 @@ class StateStore:
         db.execute("PRAGMA synchronous=NORMAL")
         return db
 
-    # -- writes (queued) ---------------------------------------------------------------------
+    # -- writes (batched, then queued) ------------------------------------------------------------
+    # The hot path (slots, runs) appends to a list; push() hands the batch to the writer in one put,
+    # so the writer thread wakes once per loop iteration, not once per run.
     def note_slot(self, task: str, slot: float) -> None:
         """Remember that ``task`` fired (or decided about) ``slot``."""
-        self._q.put(("slot", task, slot))
+        self._pending.append(("slot", task, slot))
 
     def record_run(self, row: RunRow) -> None:
         """Store a finished run."""
-        self._q.put(("run", row))
+        self._pending.append(("run", row))
 
     def set_paused(self, task: str, paused: bool) -> None:
         """Persist a task's paused flag."""
-        self._q.put(("paused", task, paused))
+        self._pending.append(("paused", task, paused))
+        self.push()
 
     def save_task(self, name: str, spec: dict[str, Any], now: float) -> None:
         """Store an API-added task."""
-        self._q.put(("task", name, orjson.dumps(spec).decode(), now))
+        self._pending.append(("task", name, orjson.dumps(spec).decode(), now))
+        self.push()
 
     def delete_task(self, name: str) -> None:
         """Forget an API-added task and its state (its run history stays)."""
-        self._q.put(("delete", name))
+        self._pending.append(("delete", name))
+        self.push()
+
+    def push(self) -> None:
+        """Hand what was noted so far to the writer thread."""
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._q.put(("batch", batch))
 
     def flush(self, timeout: float = 10.0) -> None:
         """Block until everything queued so far is committed."""
+        self.push()
         done = threading.Event()
         self._q.put(("sync", done))
         if not done.wait(timeout):
@@ -107,6 +120,7 @@ class StateStore:
 
     def close(self) -> None:
         """Commit what is queued and stop the writer."""
+        self.push()
         if self._writer.is_alive():
             self._q.put(_STOP)
             self._writer.join(timeout=30)
@@ -118,16 +132,17 @@ class StateStore:
         while True:
             item = self._q.get()
             batch = [item]
-            while len(batch) < 20000:
+            while len(batch) < 1000:
                 try:
                     batch.append(self._q.get_nowait())
                 except queue.Empty:
                     break
             stop = any(b is _STOP for b in batch)
             events = [b for b in batch if b is not _STOP and b[0] == "sync"]
+            items = [it for b in batch if b is not _STOP and b[0] == "batch" for it in b[1]]
             try:
-                self._apply(db, [b for b in batch if b is not _STOP and b[0] != "sync"])
-                pruned += sum(1 for b in batch if b is not _STOP and b[0] == "run")
+                self._apply(db, items)
+                pruned += sum(1 for it in items if it[0] == "run")
                 if pruned >= 5000:
                     self._prune(db)
                     pruned = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -22,7 +23,27 @@ import click
 log = logging.getLogger("cronwatch.shipper")
 
 
+def _errors(fn: Any) -> Any:
+    """Print the shipper's own errors (corrupt checkpoint, store refusing us) as one line, exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from cronwatch.errors import ConfigError
+        from shipper.errors import ShipperError
+
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError:
+            raise
+        except ShipperError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
 def _common(fn: Any) -> Any:
+    fn = _errors(fn)
     for opt in reversed([
         click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False), default=None,
                      help="shipper.yml (optional: flags are enough for the common case)."),

@@ -87,24 +87,39 @@ class ShipperMetrics:
         """``n`` documents went to the dead-letter file."""
         self.stage("dead_lettered", n)
 
+    def observe(self, docs: list[dict[str, Any]]) -> None:
+        """Count shipped documents in the log-derived metrics and their parse-failure tags."""
+        counts: dict[tuple[Any, Any], int] = {}
+        for doc in docs:
+            task = doc.get("task.name")
+            if task is None and "task" in doc:
+                task = field(doc, "task.name")
+            level = doc.get("log.level")
+            if level is None and "log" in doc:
+                level = field(doc, "log.level")
+            key = (task, level)
+            counts[key] = counts.get(key, 0) + 1
+            if "event.action" in doc or "event" in doc:
+                self._run(task, field(doc, "event.action"))
+            tags = doc.get("tags")
+            if tags:
+                for tag in tags:
+                    kind = TAG_KINDS.get(tag)
+                    if kind is not None:
+                        self.parse_failures.labels(kind).inc()
+        for (task, level), n in counts.items():
+            label = self.tasks.label(task)
+            key = (label, str(level or "unknown"))
+            child = self._log_children.get(key)
+            if child is None:
+                child = self._log_children[key] = self.log_events.labels(*key)
+            child.inc(n)
+
     def observe_doc(self, doc: dict[str, Any]) -> None:
-        """Count one shipped document in the log-derived metrics and its parse-failure tags."""
-        task = field(doc, "task.name")
-        level = field(doc, "log.level") or "unknown"
-        label = self.tasks.label(task)
-        key = (label, str(level))
-        child = self._log_children.get(key)
-        if child is None:
-            child = self._log_children[key] = self.log_events.labels(label, key[1])
-        child.inc()
-        action = field(doc, "event.action")
-        if action is not None:
-            outcome = RUN_OUTCOMES.get(str(action))
-            if outcome is not None:
-                self.log_runs.labels(label, outcome).inc()
-        tags = doc.get("tags")
-        if tags:
-            for tag in tags:
-                kind = TAG_KINDS.get(tag)
-                if kind is not None:
-                    self.parse_failures.labels(kind).inc()
+        """Count one shipped document (see :meth:`observe`)."""
+        self.observe([doc])
+
+    def _run(self, task: Any, action: Any) -> None:
+        outcome = RUN_OUTCOMES.get(str(action)) if action is not None else None
+        if outcome is not None:
+            self.log_runs.labels(self.tasks.label(task), outcome).inc()

@@ -30,13 +30,22 @@ def index_name(doc: dict[str, Any], prefix: str, tz: tzinfo | None = None) -> st
 
 def doc_id(source: str, offset: int, content: bytes | str) -> str:
     """Deterministic id: the same source, offset and content always give the same id."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(source.encode("utf-8", "surrogatepass"))
-    h.update(b"\0")
-    h.update(str(offset).encode())
-    h.update(b"\0")
-    h.update(content.encode("utf-8", "replace") if isinstance(content, str) else content)
-    return h.hexdigest()
+    return DocIds(source)(offset, content)
+
+
+class DocIds:
+    """``doc_id`` for one source, with the source's part of the hash computed once (same ids, faster)."""
+
+    __slots__ = ("_base",)
+
+    def __init__(self, source: str) -> None:
+        self._base = hashlib.blake2b(source.encode("utf-8", "surrogatepass") + b"\0", digest_size=16)
+
+    def __call__(self, offset: int, content: bytes | str) -> str:
+        """The id of the record at ``offset`` with ``content``."""
+        h = self._base.copy()
+        h.update(b"%d\0" % offset + (content.encode("utf-8", "replace") if isinstance(content, str) else content))
+        return h.hexdigest()
 
 
 FINGERPRINT_BYTES = 1024  # how much of a file's head identifies its content (beside device+inode)

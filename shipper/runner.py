@@ -16,15 +16,17 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+
+from orjson import dumps
 
 from cronwatch.clock import SYSTEM_CLOCK, Clock
 from cronwatch.jsonlog import format_ts
 from shipper.filters import InputRules
 from shipper.logmetrics import ShipperMetrics
 from shipper.model import Decoder, Event, RawLine
-from shipper.naming import doc_id
-from shipper.sink.encoder import IndexNamer, encode_item
+from shipper.naming import DocIds
+from shipper.sink.encoder import IndexNamer
 from shipper.sink.sink import BulkSink
 from shipper.tail.checkpoint import CheckpointStore
 from shipper.tail.tailer import InputFiles, Span, Tailer, Tracked
@@ -44,7 +46,7 @@ class ParserLike(Protocol):
 class Limits:
     """Batching, timing and shutdown settings (seconds and counts)."""
 
-    batch_events: int = 2000
+    batch_events: int = 5000
     batch_bytes: int = 5 * 1024 * 1024
     flush_interval: float = 1.0
     max_in_flight: int = 2
@@ -115,36 +117,70 @@ class Pipeline:
         if not events:
             return
         rules = self.rules[t.input]
-        key = t.state.key
-        namer = self.namer
-        observe = self.metrics.observe_doc
+        ids = t.ids
+        if ids is None:
+            ids = t.ids = DocIds(t.state.key)
+        name_cut = 10 if self.namer.tz is None else 16
         lim = self.limits
-        stats = self.stats
-        stats.events += len(events)
+        max_events, max_bytes = lim.batch_events, lim.batch_bytes
+        self.stats.events += len(events)
         self.metrics.stage("parsed", len(events))
-        filtered = 0
+        kept: list[dict[str, Any]] = []
+        keep = kept.append
+        active = rules.active
+        fixed_prefix = rules.prefix if rules.error_prefix is None else None
+        prefix_for = rules.prefix_for
+        b = self.batch
+        items = b.items
+        span = b.spans.get(t)
+        size = 0
+        cut = name_cut
+        last_key, last_index = "", ""
         for ev in events:
             doc = ev.doc
             raw = ev.meta.get("raw", "")
-            did = doc_id(key, ev.offset, raw)
-            if rules.active and not rules.keep(doc, raw, did):
-                filtered += 1
+            did = ids(ev.offset, raw)
+            if active and not rules.keep(doc, raw, did):
                 continue
-            try:
-                index = namer.name(rules.prefix_for(doc), doc)
-            except ValueError:
-                index = namer.name(rules.prefix_for(doc), {"@timestamp": _read_ts(ev)})
-            item = encode_item(doc, index, did)
-            observe(doc)
-            b = self.batch
-            b.items.append(item)
-            b.size += len(item)
-            t.add_span(ev.offset, ev.end, b.spans)
-            if len(b.items) >= lim.batch_events or b.size >= lim.batch_bytes:
+            if fixed_prefix is not None:
+                ts = doc.get("@timestamp")
+                if ts.__class__ is str and ts[:cut] == last_key and ts[-1:] == "Z":  # same day as the last one
+                    index = last_index
+                else:
+                    index = self._index(fixed_prefix, doc, ev)
+                    if ts.__class__ is str and ts[-1:] == "Z":
+                        last_key, last_index = ts[:cut], index
+            else:
+                index = self._index(prefix_for(doc), doc, ev)
+            item = b'{"index":{"_index":"' + index.encode() + b'","_id":"' + did.encode() + b'"}}\n' + \
+                dumps(doc, default=str) + b"\n"
+            keep(doc)
+            items.append(item)
+            size += len(item)
+            if span is None:
+                span = b.spans[t] = Span(ev.offset, ev.end)
+                t.inflight.append(span)
+            else:
+                span.end = ev.end
+            if len(items) >= max_events or b.size + size >= max_bytes:
+                b.size += size
+                size = 0
                 await self.submit()
+                b = self.batch
+                items = b.items
+                span = None
+        b.size += size
+        self.metrics.observe(kept)
+        filtered = len(events) - len(kept)
         if filtered:
-            stats.filtered += filtered
+            self.stats.filtered += filtered
             self.metrics.stage("filtered", filtered)
+
+    def _index(self, prefix: str, doc: dict[str, Any], ev: Event) -> str:
+        try:
+            return self.namer.name(prefix, doc)
+        except ValueError:  # no usable @timestamp: the day it was read
+            return self.namer.name(prefix, {"@timestamp": _read_ts(ev)})
 
     async def submit(self) -> None:
         """Hand the current batch to the senders (waits while ``max_in_flight`` batches are queued)."""

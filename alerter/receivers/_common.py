@@ -9,7 +9,7 @@ file and line of the config, and again at render time a failing one falls back t
 from __future__ import annotations
 
 import hashlib
-import os
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +24,7 @@ from alerter.model import BuildContext, Notification
 from alerter.templating import TemplateProblem, Templates, ViewOptions, default_templates, zone
 from cronwatch.config import Model
 from cronwatch.durations import Duration
+from cronwatch.errors import ConfigError
 
 _GO_TEMPLATE = re.compile(r"\{\{-?\s*(template\s+\"|\.[A-Za-z]|range\s+\.|define\s+\")")
 
@@ -74,32 +75,30 @@ class MessageOptions(Model):
 
     @model_validator(mode="after")
     def _template_file(self) -> MessageOptions:
-        if self.template_file and self.template is None:
-            try:
-                text = Path(self.template_file).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ValueError(f"template_file: cannot read {self.template_file}: {exc.strerror}") from None
-            check_template(text, f"template_file {self.template_file}")
+        if self.template_file and self.template is not None:
+            raise ValueError("give template or template_file, not both")
         return self
 
     def view_options(self) -> ViewOptions:
         """How to show times and links."""
         return ViewOptions(locale=self.locale, timezone=self.timezone, kibana_base_url=self.kibana_base_url)
 
-    def custom_template(self, templates: Templates, part: str = "text") -> Template | None:
-        """The compiled custom body template, if any (a file that went bad later falls back at render)."""
+    def custom_template(self, templates: Templates, ctx: BuildContext | None = None, part: str = "text") -> Template | None:
+        """The compiled custom body template, if any; a bad ``template_file`` is a :class:`ConfigError`."""
         source = self.template
         if source is None and self.template_file:
+            path = config_path(ctx, self.template_file) if ctx is not None else self.template_file
             try:
-                source = Path(self.template_file).read_text(encoding="utf-8")
-            except OSError:
-                source = "{{ raise_template_file_unreadable() }}"  # renders as a failure → built-in fallback
+                source = Path(path or self.template_file).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"template_file: cannot read {path}: {exc.strerror}") from None
+            try:
+                check_template(source, f"template_file {path}", part)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         if source is None:
             return None
-        try:
-            return templates.compile(source, part)
-        except TemplateProblem:
-            return templates.compile("{{ raise_template_syntax_error() }}", part)
+        return templates.compile(source, part)
 
 
 def config_path(ctx: BuildContext, value: str | None) -> str | None:
@@ -141,31 +140,31 @@ class Preview:
 
 
 def dry_run_dir(opts: MessageOptions, ctx: BuildContext) -> Path:
-    """Where dry runs write: ``dry_run_dir``, else the file receiver's directory, else ``<state>/dry-run``."""
+    """Where dry runs write: ``dry_run_dir``; else the directory of the same receiver's ``file_configs``;
+    else ``<state_dir>/dry-run``."""
     if opts.dry_run_dir:
-        return Path(opts.dry_run_dir)
+        return Path(config_path(ctx, opts.dry_run_dir) or opts.dry_run_dir)
     configured = ctx.extra.get("file_dir") or ctx.extra.get("dry_run_dir")
     if configured:
         return Path(configured)
+    cfg = ctx.extra.get("config")
+    for rec in getattr(cfg, "receivers", []):
+        if any(c is opts for _f, _i, c in rec.integration_configs()) and getattr(rec, "file_configs", None):
+            return Path(config_path(ctx, rec.file_configs[0].directory) or rec.file_configs[0].directory)
     return Path(ctx.state_dir) / "dry-run"
 
 
+_SEQ = itertools.count(1)
+
+
 def write_dry_run(directory: Path, n: Notification, previews: list[Preview]) -> Path:
-    """Write the rendered previews of ``n`` as one JSON file (atomically) and return its path."""
-    directory.mkdir(parents=True, exist_ok=True)
-    stamp = n.now.strftime("%Y%m%dT%H%M%S")
+    """Write the rendered previews of ``n`` as one JSON file, the file receiver's way (atomic, sortable name)."""
+    from alerter.receivers.file import FileIntegration, file_name
+
     kind = previews[0].kind if previews else "unknown"
-    name = f"{stamp}-{_safe(n.receiver)}-{kind}-{notification_key(n)[:12]}.json"
+    name = file_name(n.receiver, n.now, next(_SEQ)).removesuffix(".json") + f".{kind}.dry-run.json"
     doc: dict[str, Any] = {
         "receiver": n.receiver, "group_key": n.group_key, "status": n.status, "dry_run": True,
         "messages": [p.__dict__ for p in previews],
     }
-    path = directory / name
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    os.replace(tmp, path)
-    return path
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:60] or "receiver"
+    return FileIntegration(directory).write(name, orjson.dumps(doc, option=orjson.OPT_INDENT_2))

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Template
+from pydantic import Field
 
+from alerter.httpconfig import HttpConfig
 from alerter.model import BuildContext, Notification, Outcome, Result
 from alerter.receivers._common import (
     MessageOptions,
@@ -33,6 +37,7 @@ from alerter.receivers._http import HttpAnswer, Scrubber, classify_errcode, clas
 from alerter.receivers._ratelimit import TokenBucket
 from alerter.receivers._truncate import cut_lines, fit_alerts
 from alerter.templating import GroupView, MessageView, Rendered, Templates, group_view, message_view
+from cronwatch.errors import ConfigError
 
 log = logging.getLogger("cronwatch.alerter.receivers")
 SAFETY_MARGIN = 1.0
@@ -42,8 +47,9 @@ DELIVERED_MEMORY = 600.0  # seconds a "delivered in summary" answer is kept for 
 class RobotOptions(MessageOptions):
     """Keys the chat robots share."""
 
-    rate_limit: int = 20
-    rate_window: float = 60.0
+    rate_limit: int = Field(default=20, ge=1)
+    rate_window: float = Field(default=60.0, gt=0)
+    http_config: HttpConfig = Field(default_factory=HttpConfig)
 
 
 class RobotIntegration:
@@ -58,9 +64,15 @@ class RobotIntegration:
         self.opts = opts
         self.send_resolved = opts.send_resolved
         self.http = ctx.http
+        if opts.http_config.needs_own_client():  # a private CA or a proxy; TLS is always verified
+            try:
+                self.http = opts.http_config.client(Path(ctx.extra.get("config_dir", ".")),
+                                                    opts.timeout.total_seconds())
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"http_config.tls_config: cannot load the CA or certificate: {exc}") from None
         self.clock = ctx.clock
         self.templates: Templates = templates_of(ctx)
-        self.custom: Template | None = opts.custom_template(self.templates)
+        self.custom: Template | None = opts.custom_template(self.templates, ctx)
         self.scrub = scrub
         # one second of margin: the robot starts its minute when the request arrives, after ours
         self.bucket = TokenBucket(opts.rate_limit, opts.rate_window + SAFETY_MARGIN)

@@ -32,7 +32,9 @@ from alerter.receivers._common import (
     MessageOptions,
     Preview,
     check_template,
+    config_path,
     dry_run_dir,
+    global_config,
     templates_of,
     write_dry_run,
 )
@@ -40,6 +42,7 @@ from alerter.receivers._http import Scrubber
 from alerter.receivers._truncate import cut_lines, fit_alerts
 from alerter.templating import Rendered, group_view, message_view, zone
 from cronwatch.config import read_secret
+from cronwatch.errors import ConfigError
 
 MAX_BYTES = 512 * 1024
 
@@ -134,9 +137,12 @@ class EmailIntegration:
         self.scrub = Scrubber(self._password)
         tls = cfg.tls_config
         cafile = str(base / tls.ca_file) if tls is not None and tls.ca_file else None
-        self.ssl_context = ssl.create_default_context(cafile=cafile)
-        if tls is not None and tls.cert_file and tls.key_file:
-            self.ssl_context.load_cert_chain(str(base / tls.cert_file), str(base / tls.key_file))
+        try:
+            self.ssl_context = ssl.create_default_context(cafile=cafile)
+            if tls is not None and tls.cert_file and tls.key_file:
+                self.ssl_context.load_cert_chain(str(base / tls.cert_file), str(base / tls.key_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"email_configs.tls_config: cannot load the CA or certificate: {exc}") from None
         self.server_name = (tls.server_name if tls is not None and tls.server_name else None) or self.host
         self.custom_html = self.templates.compile(cfg.html, "html") if cfg.html else None
         self.custom_text = self.templates.compile(cfg.text) if cfg.text else None

@@ -14,6 +14,7 @@ Answers: 200 sent; 429 (``Retry-After`` / ``X-Sentry-Rate-Limits``) and 5xx retr
 from __future__ import annotations
 
 import re
+import ssl
 import urllib.parse
 import uuid
 from dataclasses import dataclass
@@ -147,10 +148,13 @@ class SentryIntegration:
         except ValueError as exc:
             raise ConfigError(f"sentry_configs.dsn_file {cfg.dsn_file}: {exc}") from None
         self.scrub = Scrubber(text, self.dsn.public_key, self.dsn.secret_key)
-        self.http = cfg.http_config.client(base, cfg.timeout.total_seconds()) \
-            if cfg.http_config.needs_own_client() else ctx.http
+        try:
+            self.http = cfg.http_config.client(base, cfg.timeout.total_seconds()) \
+                if cfg.http_config.needs_own_client() else ctx.http
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"sentry_configs.http_config.tls_config: cannot load the CA or certificate: {exc}") from None
         self.templates = templates_of(ctx)
-        self.custom = cfg.custom_template(self.templates)
+        self.custom = cfg.custom_template(self.templates, ctx)
         self.dry_dir = dry_run_dir(cfg, ctx) if cfg.dry_run else None
 
     def describe(self) -> dict[str, Any]:

@@ -47,8 +47,6 @@ def _choose_input(inputs: list[Any], path: str) -> Any:
 def parse(config_path: Path | None, tz: str | None, patterns: tuple[str, ...], with_meta: bool,
           index_prefix: str | None, files: tuple[str, ...]) -> None:
     """Print one JSON document per event of FILE (or stdin): exactly what would be indexed."""
-    from zoneinfo import ZoneInfo
-
     import orjson
 
     from cronwatch.config import load_config, read_yaml
@@ -125,7 +123,6 @@ def parse(config_path: Path | None, tz: str | None, patterns: tuple[str, ...], w
             if stream is not sys.stdin.buffer:
                 stream.close()
     out.flush()
-    del ZoneInfo
 
 
 def _chain(events: Iterator[Any], decoder: Any) -> Iterator[Any]:

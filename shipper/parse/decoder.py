@@ -11,7 +11,7 @@ record:
 - ``panic:`` / ``fatal error:`` start a record of their own (level ``fatal``, the previous
   record's time); it and a ``goroutine N [...]:`` dump run until a line that starts a new record
   (a time stamp, a JSON object, logfmt);
-- a blank line outside a stack is dropped.
+- a blank line inside a stack continues it; outside one it is dropped (no event).
 
 A record is cut at ``max_lines``/``max_bytes`` (the next lines form a new record; Logstash's tags
 ``multiline_codec_max_lines_reached`` / ``..._max_bytes_reached``), flushed when it has waited
@@ -57,6 +57,7 @@ class LineDecoder:
         self._prev_ts: str | None = None
         self._builtin_rules = parser.start_rx is None
         self._safe_len = parser.max_line_bytes // 4  # a line this short cannot exceed the byte limit
+        self._document = parser.document
 
     # -- the Decoder protocol
 
@@ -77,10 +78,22 @@ class LineDecoder:
             self._start(line, text, truncated)
             return []
         c = text[:1]
-        # the common case, decided without a call: an ordinary line after an ordinary record
+        # the common case, decided without calls: an ordinary line after an ordinary one-line record
         if self._mode == NONE and self._builtin_rules and c and c not in _MAYBE_CONT and not c.islower():
-            event = self._emit()
-            self._start(line, text, truncated)
+            first = self._first
+            ftext = first.text
+            if self._more or self._tags or truncated or ftext[:1] in "pfgT":
+                event = self._emit()
+                self._start(line, text, truncated)
+                return [event]
+            doc = self._document(ftext, self.path, first.offset, first.read_time, None, None, self.task)
+            self._prev_ts = doc["@timestamp"]
+            event = Event(doc, first.offset, first.end,
+                          {"raw": ftext, "source": self.source, "read_time": first.read_time})
+            self._first = line  # the new pending record; it cannot open a stack (see _MAYBE_CONT)
+            self._end = line.end
+            self._last_read = line.read_time
+            self._bytes = len(text)
             return [event]
         cont = self._continues(text)
         if cont is None:  # a blank line outside a stack: nothing to index
@@ -142,7 +155,7 @@ class LineDecoder:
             return start_rx.search(text) is None
         mode = self._mode
         if not text or text.isspace():
-            return True if mode in (GO, PY) else None
+            return None if mode == NONE else True
         c = text[0]
         if c == " " or c == "\t":
             return True
@@ -180,23 +193,17 @@ class LineDecoder:
         stack_head = text[:1] in "pfgT" and (
             text.startswith(("panic: ", "fatal error: ", "Traceback (")) or _GOROUTINE.match(text) is not None)
         if stack_head:
-            fields, tag, message_from_line = None, None, True
+            doc = parser.builder.build(None, text, self.path, first.offset, first.read_time, self._prev_ts,
+                                       more, self._tags, self.task, True)
         else:
-            fields, tag, message_from_line = parser.decode(text)
-        tags = self._tags
-        if tag is not None:
-            tags = [*tags, tag]
-        doc = parser.builder.build(
-            fields, text, self.path, first.offset, first.read_time, self._prev_ts if stack_head else None,
-            more, tags, self.task, message_from_line,
-        )
+            doc = parser.document(text, self.path, first.offset, first.read_time, more, self._tags, self.task)
         self._prev_ts = doc["@timestamp"]
         if more:
             raw = text + "\n" + "\n".join(more)
             self._more = []
         else:
             raw = text
-        event = Event(doc, first.offset, self._end, {"raw": raw, "source": self.source})
+        event = Event(doc, first.offset, self._end, {"raw": raw, "source": self.source, "read_time": first.read_time})
         self._first = None
         if self._tags:
             self._tags = []

@@ -15,7 +15,8 @@ from cronwatch.jsonlog import format_ts
 from shipper.parse import normalize as nz
 from shipper.parse.timestamps import TimestampParser
 
-TS, LEVEL, MSG, TRACE, SPAN, STR, ATTEMPT, DURATION, OUTCOME, ERROR, LABELS, TAGS, TASK, HOST, SERVICE = range(15)
+(TS, LEVEL, MSG, TRACE, SPAN, STR, ATTEMPT, DURATION, OUTCOME, ERROR, LABELS, TAGS, TASK, HOST, SERVICE,
+ TIME) = range(16)
 
 # field name as written → (slot, contract name)
 KNOWN: dict[str, tuple[int, str]] = {}
@@ -32,7 +33,8 @@ for _slot, _target, _names in (
     (STR, "task.run_id", ("task.run_id", "run_id", "runId", "runID")),
     (ATTEMPT, "task.attempt", ("task.attempt", "attempt")),
     (STR, "task.schedule", ("task.schedule", "schedule")),
-    (STR, "task.scheduled_at", ("task.scheduled_at", "scheduled_at")),
+    (TIME, "task.scheduled_at", ("task.scheduled_at", "scheduled_at")),
+    (STR, "log.logger", ("log.logger", "logger", "logger_name", "loggerName")),
     (STR, "event.action", ("event.action",)),
     (OUTCOME, "event.outcome", ("event.outcome", "outcome")),
     (STR, "error.type", ("error.type", "exc_type", "error_type")),
@@ -55,7 +57,7 @@ NESTED_ROOTS = frozenset({"log", "trace", "span", "event", "error", "task", "hos
 CONTRACT_FIELDS = frozenset({
     "@timestamp", "log.level", "message", "event.action", "event.outcome", "event.duration", "trace.id",
     "span.id", "task.name", "task.run_id", "task.attempt", "task.schedule", "task.scheduled_at", "error.type",
-    "error.message", "error.stack_trace", "host.name", "service.name", "log.file.path", "log.offset",
+    "error.message", "error.stack_trace", "host.name", "service.name", "log.file.path", "log.offset", "log.logger",
 })
 
 
@@ -100,6 +102,8 @@ class DocumentBuilder:
                     out["span.id"] = sid
         elif slot == SPAN:
             norm = nz.span_id(value)
+        elif slot == TIME:
+            norm = self.timestamps.parse(value) if isinstance(value, str | int | float) else None
         elif slot == TASK or slot == HOST or slot == SERVICE:
             norm = value if isinstance(value, str) and value else None
         elif slot == DURATION:
@@ -143,8 +147,12 @@ class DocumentBuilder:
 
     def build(self, fields: Mapping[str, Any] | None, line: str, path: str, offset: int, read_time: float,
               fallback_ts: str | None = None, stack: list[str] | None = None, tags: list[str] | None = None,
-              task: str | None = None, message_from_line: bool = True) -> dict[str, Any]:
-        """The ECS document for one record (``line``: its first line; ``stack``: the lines after it)."""
+              task: str | None = None, from_text: bool = True) -> dict[str, Any]:
+        """The ECS document for one record (``line``: its first line; ``stack``: the lines after it).
+
+        ``from_text``: the fields were captured from text (grok): a None value is a group that did
+        not take part, and the message defaults to the line. Otherwise (JSON, logfmt) None is data.
+        """
         doc: dict[str, Any] = {"@timestamp": None}  # first key; filled in below
         extra: dict[str, Any] = {}
         tag_list: list[str] = list(tags) if tags else []  # never the caller's list
@@ -156,6 +164,8 @@ class DocumentBuilder:
             take = self._take
             for key, value in fields.items():
                 if value is None:
+                    if not from_text:
+                        extra[key] = None
                     continue
                 known = known_get(key)
                 if known is None:
@@ -193,8 +203,13 @@ class DocumentBuilder:
             ts = fallback_ts if (fallback_ts and ts_raw is None) else format_ts(read_time)
         doc["@timestamp"] = ts
 
+        return self.finish(doc, extra, tag_list, line, path, offset, stack, task, from_text)
+
+    def finish(self, doc: dict[str, Any], extra: dict[str, Any], tag_list: list[str], line: str, path: str,
+               offset: int, stack: list[str] | None, task: str | None, from_text: bool) -> dict[str, Any]:
+        """Everything after the decoded fields: message default, ids in text, stack, host, labels, ..."""
         message = doc.get("message")
-        if not message and message_from_line:
+        if not message and from_text:
             message = doc["message"] = line
         if "trace.id" not in doc and message and ("race" in message or "RACE" in message):
             tid, sid = nz.ids_in_text(message)
@@ -238,7 +253,7 @@ class DocumentBuilder:
         if panic:
             doc["log.level"] = "fatal"
         if stack:
-            trace_text = "\n".join(stack).rstrip()
+            trace_text = "\n".join(stack).rstrip().lstrip("\n")
             if "error.stack_trace" in doc:
                 extra.setdefault("stack", trace_text)
             else:

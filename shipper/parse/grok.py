@@ -27,7 +27,7 @@ from typing import Any
 import regex
 
 from shipper.errors import GrokTimeout, PatternError
-from shipper.parse.risk import is_risky
+from shipper.parse.risk import is_anchored, is_risky
 
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 _REF = re.compile(r"%\{(?P<name>[A-Za-z0-9_]+)(?::(?P<field>[^:}]*))?(?::(?P<type>[^}]*))?\}")
@@ -125,7 +125,13 @@ def _placeholder(text: str) -> str:
     return _NAMED.sub(named, _REF.sub(ref, text))
 
 
+_BACKREF = re.compile(r"\\k<|\\g<|\(\?P=|\\[1-9]")
+
+
 def _check_syntax(text: str, label: str) -> None:
+    m = _BACKREF.search(text)
+    if m is not None and (m.start() == 0 or text[m.start() - 1] != "\\"):
+        raise PatternError(f"{label}: backreferences are not supported (position {m.start()})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -236,26 +242,25 @@ class Grok:
         self.expression = expression
         self.risky = is_risky(expression)
         self.timeout = timeout
-        self.anchored = expression.startswith("^")
+        self.anchored = is_anchored(expression)
         self.rx: Any = regex.compile(expression) if self.risky else re.compile(expression)
         # fast path: groupdict() already maps field names to strings
         self.fast = all(c.group == c.field and c.convert is None for c in captures)
         self.fields = tuple((c.group, c.field, c.convert) for c in captures)
-
-    def parse(self, line: str) -> dict[str, Any] | None:
-        """The fields of ``line`` (None values for groups that did not take part), or None.
-
-        Raises :class:`GrokTimeout` when a risky pattern exceeds its time budget.
-        """
+        self.field_names = [c.field for c in captures]
         if self.risky:
-            try:
-                m = (self.rx.match if self.anchored else self.rx.search)(line, timeout=self.timeout)
-            except TimeoutError:
-                raise GrokTimeout(self.pattern) from None
+            self.matcher: Callable[[str], Any] = self._match_with_budget
         else:
-            m = self.rx.match(line) if self.anchored else self.rx.search(line)
-        if m is None:
-            return None
+            self.matcher = self.rx.match if self.anchored else self.rx.search
+
+    def _match_with_budget(self, line: str) -> Any:
+        try:
+            return (self.rx.match if self.anchored else self.rx.search)(line, timeout=self.timeout)
+        except TimeoutError:
+            raise GrokTimeout(self.pattern) from None
+
+    def fields_of(self, m: Any) -> dict[str, Any]:
+        """The fields of a match (None for groups that did not take part), converted as typed."""
         if self.fast:
             return m.groupdict()  # type: ignore[no-any-return]
         out: dict[str, Any] = {}
@@ -271,6 +276,14 @@ class Grok:
                     pass
             out[name] = value
         return out
+
+    def parse(self, line: str) -> dict[str, Any] | None:
+        """The fields of ``line`` (None values for groups that did not take part), or None.
+
+        Raises :class:`GrokTimeout` when a risky pattern exceeds its time budget.
+        """
+        m = self.matcher(line)
+        return None if m is None else self.fields_of(m)
 
 
 def compile_grok(pattern: str, library: PatternLibrary, label: str = "pattern", timeout: float = 0.5) -> Grok:

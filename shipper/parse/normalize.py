@@ -166,7 +166,11 @@ def ids_in_text(text: str) -> tuple[str | None, str | None]:
     if m is None:
         return None, None
     raw = m.group(1)
-    tid = trace_id(raw)
+    if len(raw) == 32:  # the usual case: the regex already checked the hex digits
+        low = raw.lower()
+        tid = None if low == "0" * 32 else low
+    else:
+        tid = trace_id(raw)
     sid = span_id(raw) if len(raw) == 55 else None
     if sid is None and ("pan" in text or "PAN" in text):
         s = _SPAN_IN_TEXT.search(text)

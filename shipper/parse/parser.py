@@ -12,6 +12,7 @@ from shipper.model import Decoder
 from shipper.parse import codecs
 from shipper.parse.config import ParseConfig
 from shipper.parse.document import DocumentBuilder
+from shipper.parse.fastpath import compile_fast_builder
 from shipper.parse.formats import CW_FORMATS
 from shipper.parse.grok import Grok, PatternLibrary, compile_all, compile_grok
 from shipper.parse.timestamps import TimestampParser
@@ -72,6 +73,11 @@ class Parser:
         else:
             self.groks = ()
         self.n_user = len(self.user_groks)
+        # per grok: its matcher and a generated document builder (None: the generic path)
+        self.plan = tuple(
+            (g.matcher, g, compile_fast_builder(g.field_names, self.builder)
+             if g.fast and len(set(g.field_names)) == len(g.field_names) else None)
+            for g in self.groks)
 
     def task_for(self, path: str) -> str | None:
         """The task name the configured regex finds in ``path`` (None without one or no match)."""
@@ -86,8 +92,43 @@ class Parser:
 
         return LineDecoder(self, path, source)
 
+    def document(self, text: str, path: str, offset: int, read_time: float, stack: list[str] | None,
+                 tags: list[str] | None, task: str | None) -> dict[str, Any]:
+        """The ECS document of one record whose first line is ``text`` (``stack``: the lines after)."""
+        codec = self.codec
+        build = self.builder.build
+        if codec == "auto":
+            c = text[:1]
+            if c == "{":
+                obj = codecs.decode_json(text)
+                if obj is not None:
+                    return build(obj, text, path, offset, read_time, None, stack, tags, task, False)
+            elif c.isalpha() and codecs.LOGFMT_START.match(text):
+                kv = codecs.decode_logfmt(text)
+                if kv is not None and len(kv) >= 2:
+                    return build(kv, text, path, offset, read_time, None, stack, tags, task, False)
+        elif codec != "grok":
+            fields, tag, from_text = self.decode(text)
+            if tag is not None:
+                tags = [*tags, tag] if tags else [tag]
+            return build(fields, text, path, offset, read_time, None, stack, tags, task, from_text)
+        try:
+            for matcher, grok, fast in self.plan:
+                m = matcher(text)
+                if m is not None:
+                    if fast is not None:
+                        return fast(m, text, path, offset, read_time, stack, tags, task)
+                    return build(grok.fields_of(m), text, path, offset, read_time, None, stack, tags, task, True)
+        except GrokTimeout:
+            tag: str | None = "_groktimeout"
+        else:
+            tag = "_grokparsefailure" if (codec == "grok" or self.n_user) else None
+        if tag is not None:
+            tags = [*tags, tag] if tags else [tag]
+        return build(None, text, path, offset, read_time, None, stack, tags, task, True)
+
     def decode(self, text: str) -> tuple[dict[str, Any] | None, str | None, bool]:
-        """Fields of one line, a failure tag (or None), and whether ``message`` defaults to the line."""
+        """Fields of one line, a failure tag (or None), and whether the fields were captured from text."""
         codec = self.codec
         c = text[:1]
         if codec == "auto":

@@ -1,7 +1,7 @@
 """Does a regular expression risk catastrophic backtracking? A conservative static check.
 
 An expression is *risky* when it has an unbounded repeat inside another unbounded repeat
-(exponential: ``(\\w+\\s?)*``), or two or more "loose" unbounded repeats (polynomial:
+(exponential: ``(\\w+\\s?)*``) or over alternatives (``(a|a)*``), or two or more "loose" unbounded repeats (polynomial:
 ``.*x.*y`` over a long line). A repeat is not loose when it is possessive or inside an atomic
 group, when it ends the expression, or when it is *delimited*: a single-character class
 followed by a literal the class cannot match (``[^\\]]*\\]``, ``\\d+:``) can only stop in one
@@ -100,6 +100,17 @@ def _has_unbounded(seq: Any) -> bool:
     return False
 
 
+def _has_branch(seq: Any) -> bool:
+    for op, av in seq:
+        if op == _c.BRANCH:
+            return True
+        if op == _c.SUBPATTERN and _has_branch(av[3]):
+            return True
+        if op in _REPEATS and _has_branch(av[2]):
+            return True
+    return False
+
+
 class _Risk(Exception):
     pass
 
@@ -113,11 +124,13 @@ def _loose(seq: Any, follower: tuple[Any, Any] | None) -> int:
         if op in _REPEATS:
             _lo, hi, body = av
             if hi == _c.MAXREPEAT:
-                if _has_unbounded(body):
+                if _has_unbounded(body) or _has_branch(body):
                     raise _Risk
                 if not _delimited(body, nxt):
                     count += 1
-            count += _loose(body, None) if hi == _c.MAXREPEAT else _loose(body, nxt)
+                count += _loose(body, None)
+            else:  # a bounded repeat runs its body up to ``hi`` times: (.*?,){11} is loose 11 times
+                count += _loose(body, nxt) * min(hi, 2)
         elif op == _c.SUBPATTERN:
             count += _loose(av[3], nxt)
         elif op == _c.BRANCH:
@@ -141,3 +154,24 @@ def is_risky(expression: str) -> bool:
         return True
     except Exception:  # an expression the analyser does not understand: be careful
         return True
+
+
+def is_anchored(expression: str) -> bool:
+    """True when every match must start at the beginning (``^`` first, possibly inside groups)."""
+    try:
+        seq: Any = _parser.parse(expression)
+    except Exception:
+        return False
+    while True:
+        items = list(seq)
+        if not items:
+            return False
+        op, av = items[0]
+        if op == _c.AT:
+            return bool(av == _c.AT_BEGINNING)
+        if op == _c.SUBPATTERN:
+            seq = av[3]
+        elif op == _c.ATOMIC_GROUP:
+            seq = av
+        else:
+            return False

@@ -68,7 +68,10 @@ class TimestampParser:
         self.tz: tzinfo = ZoneInfo(tz) if isinstance(tz, str) else (tz or UTC)
         self._cache: dict[tuple[str, str | None], str] = {}
         self._epoch_cache: dict[int, str] = {}
-        self._fast: dict[str, str] = {}  # "2026-11-22 10:15:00" (no zone, no fraction) → UTC second
+        # "2026-11-22 10:15:00" as written (no zone) → its UTC second; also the key of the same time
+        # written with 3-digit milliseconds (``...,004``): the text up to the fraction
+        self.fast_seconds: dict[str, str] = {}
+        self._syslog_cache: dict[tuple[str, int], str | None] = {}
 
     def parse(self, value: object, now: float = 0.0) -> str | None:
         """``value`` as ``YYYY-MM-DDTHH:MM:SS.mmmZ``; None when it is not a time stamp.
@@ -76,16 +79,15 @@ class TimestampParser:
         ``now`` (epoch seconds) is needed only for syslog times without a year.
         """
         if type(value) is str:
-            # fast path: a second already seen, written the same way (the fraction is the only change)
-            n = len(value)
-            if n == 23 and value[19] in ".,":
-                second = self._fast.get(value[:19])
-                if second is not None and value[20:23].isdigit():
-                    return f"{second}.{value[20:23]}Z"
-            elif n == 19:
-                second = self._fast.get(value)
-                if second is not None:
-                    return f"{second}.000Z"
+            # fast path: a second already seen, written the same way (only the milliseconds change)
+            fast = self.fast_seconds
+            second = fast.get(value)
+            if second is not None:
+                return second + ".000Z"
+            if len(value) > 4 and value[-4] in ".,":
+                second = fast.get(value[:-4])
+                if second is not None and value[-3:].isdigit():
+                    return f"{second}.{value[-3:]}Z"
             m = _ISO.fullmatch(value)
             if m is not None:
                 return self._iso(m)
@@ -125,10 +127,15 @@ class TimestampParser:
                 return None
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
-                self._fast.clear()
+                self.fast_seconds.clear()
             self._cache[key] = second
-            if zone is None and m.group(6) and m.end(6) == 19 and m.start(1) == 0:
-                self._fast[key[0]] = second
+            if zone is None and m.start(1) == 0 and m.group(6):
+                text = m.string
+                frac = m.group(7)
+                if frac is None and m.end(6) == len(text):
+                    self.fast_seconds[text] = second
+                elif frac is not None and len(frac) == 3 and m.end(7) == len(text):
+                    self.fast_seconds[text[:-4]] = second
         return f"{second}.{_ms(m.group(7))}Z"
 
     def _epoch(self, whole: str, frac: str | None) -> str | None:
@@ -195,15 +202,24 @@ class TimestampParser:
         return f"{_utc_second(dt)}.{_ms(frac)}Z"
 
     def _syslog(self, m: re.Match[str], now: float) -> str | None:
+        key = (m.string[: m.end(5)], int(now) // 3600)  # the year rule does not care about the hour
+        second = self._syslog_cache.get(key)
+        if second is None:
+            if len(self._syslog_cache) >= _CACHE_MAX:
+                self._syslog_cache.clear()
+            second = self._syslog_cache[key] = self._syslog_second(m, now)
+        return None if second is None else f"{second}.{_ms(m.group(6))}Z"
+
+    def _syslog_second(self, m: re.Match[str], now: float) -> str | None:
         month, day = _MONTHS[m.group(1)], int(m.group(2))
         h, mi, s = (int(x) for x in m.group(3, 4, 5))
         ref = datetime.fromtimestamp(now, self.tz)
         limit = ref + timedelta(days=7)
-        for year in (ref.year + 1, ref.year, ref.year - 1):
+        for year in range(ref.year + 1, ref.year - 5, -1):  # Feb 29 may be 4 years back
             try:
                 dt = datetime(year, month, day, h, mi, min(s, 59), tzinfo=self.tz)
             except ValueError:
                 continue  # Feb 29 in a year without it
             if dt <= limit:
-                return f"{_utc_second(dt)}.{_ms(m.group(6))}Z"
+                return _utc_second(dt)
         return None

@@ -33,10 +33,12 @@ def split_item(item: bytes) -> tuple[dict[str, Any], Any]:
 
 
 class IndexNamer:
-    """Daily index names for documents, caching the day of each ``@timestamp`` date prefix."""
+    """Daily index names for documents; the day of each ``@timestamp`` date (or minute, with a zone) is cached."""
 
     def __init__(self, tz: tzinfo | None = None) -> None:
         self.tz = tz
+        self._cut = 10 if tz is None else 16  # a zone's offset may be a whole number of minutes
+        self._cache: dict[tuple[str, str], str] = {}
 
     def day(self, doc: dict[str, Any]) -> str:
         """``YYYY.MM.DD`` of the document's ``@timestamp`` (UTC or the configured zone)."""
@@ -47,4 +49,13 @@ class IndexNamer:
 
     def name(self, prefix: str, doc: dict[str, Any]) -> str:
         """``<prefix>-YYYY.MM.DD``."""
+        ts = doc.get("@timestamp")
+        if isinstance(ts, str) and ts.endswith("Z") and len(ts) > self._cut:
+            key = (prefix, ts[: self._cut])
+            name = self._cache.get(key)
+            if name is None:
+                if len(self._cache) > 4096:
+                    self._cache.clear()
+                name = self._cache[key] = f"{prefix}-{self.day(doc)}"
+            return name
         return f"{prefix}-{self.day(doc)}"

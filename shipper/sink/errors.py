@@ -1,18 +1,20 @@
 """Exceptions of the Elasticsearch/OpenSearch sink.
 
     CronwatchError
-     └── SinkError                the store cannot be used
-          ├── StoreUnavailable    connection refused, timeout, 5xx/429 for the whole request (retried)
-          ├── StoreRejected       the store refuses us for good: 401/403, unsupported version (not retried)
-          └── BulkProtocolError   a bulk response that does not match the request (retried as a whole)
+     └── ShipperError                  (shipper/errors.py)
+          └── SinkError                the store cannot be used
+               ├── StoreUnavailable    connection refused, timeout, 5xx/429 for the whole request (retried)
+               ├── StoreRejected       the store refuses us for good: bad credentials at start-up,
+               │                       not Elasticsearch/OpenSearch, unsupported version (not retried)
+               └── BulkProtocolError   a bulk response that does not match the request (retried as a whole)
 """
 
 from __future__ import annotations
 
-from cronwatch.errors import CronwatchError
+from shipper.errors import ShipperError
 
 
-class SinkError(CronwatchError):
+class SinkError(ShipperError):
     """The Elasticsearch/OpenSearch store cannot be used."""
 
 

@@ -8,6 +8,7 @@ with gzip. Several hosts are tried in turn. Transport errors become
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
 import zlib
@@ -123,7 +124,8 @@ class StoreService:
         """``POST /_bulk``; returns the status and the raw response body."""
         headers = {"Content-Type": "application/x-ndjson"}
         if self.gzip:
-            body = gzip_bytes(body)
+            # zlib releases the GIL: compress big bodies in a thread, beside the parsing
+            body = await asyncio.to_thread(gzip_bytes, body) if len(body) > 65536 else gzip_bytes(body)
             headers["Content-Encoding"] = "gzip"
         resp = await self.request("POST", "/_bulk", content=body, headers=headers)
         return resp.status_code, resp.content

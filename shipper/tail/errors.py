@@ -1,16 +1,17 @@
 """Exceptions of the tailer.
 
     CronwatchError
-     └── TailError            a file or the state directory cannot be used
-          └── CheckpointError the checkpoint file is unreadable or corrupt (message names the file)
+     └── ShipperError             (shipper/errors.py)
+          └── TailError           a file or the state directory cannot be used
+               └── CheckpointError the checkpoint file is unreadable or corrupt (message names the file)
 """
 
 from __future__ import annotations
 
-from cronwatch.errors import CronwatchError
+from shipper.errors import ShipperError
 
 
-class TailError(CronwatchError):
+class TailError(ShipperError):
     """A log file or the state directory cannot be used."""
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from shipper.model import Decoder, RawLine
-from shipper.naming import FINGERPRINT_BYTES, fingerprint, source_key
+from shipper.naming import FINGERPRINT_BYTES, DocIds, fingerprint, source_key
 from shipper.tail.checkpoint import FileState
 from shipper.tail.discovery import expand, find_by_identity
 from shipper.tail.reader import DEFAULT_CHUNK, DEFAULT_MAX_LINE, LineReader
@@ -66,6 +66,7 @@ class Tracked:
     released: bool = False  # read to its end and closed; kept until every span is acknowledged
     superseded: bool = False  # an older generation of a truncated file
     inflight: deque[Span] = field(default_factory=deque)
+    ids: DocIds | None = None  # document ids of this file (set by the pipeline)
 
     def committed(self) -> int:
         """Offset below which every event is acknowledged and no record is pending."""

@@ -15,6 +15,7 @@ route:
   receiver: out
   group_by: [alertname]
   group_wait: 0s
+  group_interval: 1s
   routes:
     - {matchers: ['team="db"'], receiver: dba}
 receivers:
@@ -22,6 +23,7 @@ receivers:
   - {name: dba, webhook_configs: [{url: "http://127.0.0.1:9/hook?token=SECRET-TOKEN"}]}
 silences_file: silences.yml
 api: {token: "${ALERTER_TEST_TOKEN}", max_body_bytes: 2048}
+delivery: {backoff_initial: 100ms, backoff_max: 200ms}
 """
 AUTH = {"Authorization": "Bearer t0ken"}
 
@@ -154,7 +156,8 @@ async def test_reload_bad_config_keeps_old(alerter: RunningAlerter, tmp_path: Pa
     (tmp_path / "alerter.yml").write_text(CFG.replace("group_wait: 0s", "group_wait: soon"))
     async with httpx.AsyncClient(base_url=alerter.url, headers=AUTH) as c:
         r = await c.post("/-/reload")
-        assert r.status_code == 400 and 'alerter.yml:5: route.group_wait: invalid duration "soon"' in r.text
+        assert r.status_code == 400
+        assert 'alerter.yml:5: route.group_wait: invalid duration "soon"' in r.json()["error"]
         assert "cronwatch_alerter_config_last_reload_successful 0.0" in (await c.get("/metrics")).text
         (tmp_path / "alerter.yml").write_text(CFG.replace("group_wait: 0s", "group_wait: 10s"))
         assert (await c.post("/-/reload")).status_code == 200

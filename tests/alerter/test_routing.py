@@ -49,7 +49,7 @@ receivers: [{name: r}]
     assert d.group_key(d.group_labels({"alertname": "A", "severity": "critical"})) == \
         '{}/{severity="critical"}:{alertname="A"}'
     w = router.destinations({"alertname": "A", "severity": "warning"})[0]
-    assert w.group_key(w.group_labels({"alertname": "A"})) == '{}#warning:{alertname="A"}'
+    assert w.group_key(w.group_labels({"alertname": "A", "task": "t"})) == '{}#warning:{alertname="A"}'
 
 
 def test_group_by_all_labels(tmp_path: Path) -> None:

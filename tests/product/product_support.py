@@ -82,6 +82,6 @@ def grafana_exprs() -> list[tuple[str, str, str]]:
 def metric_names_in(expr: str) -> set[str]:
     """The cronwatch metric names an expression reads (suffixes of histograms folded in)."""
     names = set()
-    for name in re.findall(r"\b(cronwatch_[a-z_]+)", expr):
+    for name in re.findall(r"(?<![\w:])(cronwatch_[a-z_]+)(?![\w:])", expr):
         names.add(re.sub(r"_(bucket|sum|count)$", "", name))
     return names

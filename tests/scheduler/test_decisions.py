@@ -78,6 +78,6 @@ def test_overlap_policies(policy: str, running: int, expected: str) -> None:
 
 def test_lock_ttl_is_at_least_the_timeout() -> None:
     """The lock TTL covers the task's timeout (and has a floor)."""
-    assert lock_ttl_ms(120, 1, 60) >= 120_000
-    assert lock_ttl_ms(None, 1, 60) >= 60_000
-    assert lock_ttl_ms(1, 1, 1) >= 1_000
+    assert lock_ttl_ms(120) > 120_000
+    assert lock_ttl_ms(None) > 60_000
+    assert lock_ttl_ms(0.1) >= 3_000

@@ -104,6 +104,7 @@ async def test_replace_cancels_the_running_run(harness: Harness) -> None:
     assert failed["error.type"] == "Cancelled" and "replaced" in failed["error.message"]
     assert len(harness.records("task.started", "rep")) == 2
     assert len(harness.sched.tasks["rep"].running) == 1
+    tasks.GATE["rep"].set()
 
 
 async def test_allow_runs_overlapping(harness: Harness) -> None:
@@ -123,6 +124,7 @@ async def test_pause_and_resume(harness: Harness) -> None:
     harness.add(name="p", schedule="@every 2s", call="sched_sample_tasks:record")
     await harness.start()
     harness.sched.pause("p")
+    assert harness.metric("cronwatch_task_next_run_timestamp_seconds", task="p") == 0
     await harness.advance(10)
     assert tasks.CALLS == []
     harness.sched.resume("p")

@@ -17,11 +17,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ssl
 import time as _time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from aiohttp import web
@@ -56,9 +57,11 @@ class RobotServer:
 
     path = "/"
 
+    scheme: str = "http"
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def errcode_next(self, code: int, msg: str) -> None:
         """Answer the next request with HTTP 200 and this errcode (e.g. another sender hit the limit)."""
@@ -69,12 +72,14 @@ class RobotServer:
         """Answer the next request with HTTP ``status`` (e.g. 500, 429) instead of handling it."""
         self.faults.append((status, headers or {}, body))
 
-    async def start(self) -> RobotServer:
+    async def start(self, ssl_context: ssl.SSLContext | None = None) -> Self:
+        """Listen on a free loopback port (HTTPS with ``ssl_context``)."""
         app = web.Application(client_max_size=1 << 20)
         app.router.add_post(self.path, self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self.scheme = "https" if ssl_context is not None else "http"
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self

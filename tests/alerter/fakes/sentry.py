@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 from sentry_sdk.envelope import Envelope
@@ -49,7 +49,7 @@ class SentryServer:
         """Answer the next request with ``status`` (e.g. 429 with Retry-After, 503)."""
         self.faults.append((status, headers or {}))
 
-    async def start(self) -> SentryServer:
+    async def start(self) -> Self:
         app = web.Application(client_max_size=1 << 20)
         app.router.add_post("/api/{project}/envelope/", self._handle)
         self._runner = web.AppRunner(app, access_log=None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from email import message_from_bytes
-from email.message import Message
 from typing import Any
 
 from cronwatch.testing.services import free_port, make_tls_pair
@@ -25,7 +24,7 @@ class ScriptedSmtp:
     messages: list[dict[str, Any]] = field(default_factory=list)
     data_answers: deque[str] = field(default_factory=deque)
 
-    def parsed(self) -> list[Message]:
+    def parsed(self) -> list[Any]:
         """The accepted messages, parsed."""
         return [message_from_bytes(m["data"]) for m in self.messages]
 

@@ -16,9 +16,9 @@ from cronwatch.clock import FakeClock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/alerter: the ``fakes`` package
 
-from fakes.robots import DingtalkRobot, WecomRobot  # noqa: E402
-from fakes.sentry import SentryServer  # noqa: E402
-from fakes.smtp import ScriptedSmtp, start_scripted_smtp  # noqa: E402
+from fakes.robots import DingtalkRobot, WecomRobot
+from fakes.sentry import SentryServer
+from fakes.smtp import ScriptedSmtp, start_scripted_smtp
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 

@@ -46,7 +46,7 @@ class Harness:
 
 
 @pytest.fixture(params=KINDS)
-def harness(request, tmp_path: Path) -> Harness:
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     """A harness per receiver kind, its vendor running."""
     kind = request.param
     if kind == "wecom":
@@ -124,7 +124,7 @@ async def test_preview_matches_delivery(harness: Harness, ctx: BuildContext) -> 
     elif preview.content_type == "message/rfc822":
         import email
 
-        msg = email.message_from_string(body)
+        msg: Any = email.message_from_string(body)
         body = msg.get_payload()[1].get_payload(decode=True).decode().replace("\r\n", "\n")
         text = text.replace("\r\n", "\n")
     else:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from conftest import make_alert, make_notification
 from fakes.robots import DingtalkRobot
 
-from alerter.model import Outcome
+from alerter.model import BuildContext, Outcome
 from alerter.receivers.dingtalk import DingtalkConfig, sign
+from cronwatch.clock import FakeClock
 
 
 def config(robot: DingtalkRobot, **kw: object) -> DingtalkConfig:
@@ -28,7 +29,7 @@ def test_signature_matches_documented_example() -> None:
     assert sign(secret, ts) == expected
 
 
-async def test_signed_markdown_is_accepted(dingtalk, ctx) -> None:
+async def test_signed_markdown_is_accepted(dingtalk: DingtalkRobot, ctx: BuildContext) -> None:
     """A signed markdown message reaches the robot with title, text, severity and links."""
     result = await config(dingtalk, kibana_base_url="http://kibana:5601").build(ctx).notify(make_notification())
     assert result.outcome is Outcome.SENT, result.detail
@@ -39,14 +40,14 @@ async def test_signed_markdown_is_accepted(dingtalk, ctx) -> None:
     assert payload["markdown"]["title"].startswith("🔴 [FIRING]")
 
 
-async def test_wrong_secret_is_permanent_and_not_leaked(dingtalk, ctx) -> None:
+async def test_wrong_secret_is_permanent_and_not_leaked(dingtalk: DingtalkRobot, ctx: BuildContext) -> None:
     """A badly passed secret (310000 sign not match) is a permanent failure that names no secret."""
     result = await config(dingtalk, secret="SECwrong-secret-value-123").build(ctx).notify(make_notification())
     assert result.outcome is Outcome.PERMANENT
     assert "310000" in result.detail and "SECwrong" not in result.detail and dingtalk.token not in result.detail
 
 
-async def test_timestamp_outside_window_is_rejected(dingtalk, ctx, clock) -> None:
+async def test_timestamp_outside_window_is_rejected(dingtalk: DingtalkRobot, ctx: BuildContext, clock: FakeClock) -> None:
     """DingTalk rejects a timestamp more than an hour off (our clock is wrong): permanent 310000."""
     integration = config(dingtalk).build(ctx)
     dingtalk.time = lambda: clock.time() + 2 * 3600
@@ -54,7 +55,7 @@ async def test_timestamp_outside_window_is_rejected(dingtalk, ctx, clock) -> Non
     assert result.outcome is Outcome.PERMANENT and "invalid timestamp" in result.detail
 
 
-async def test_unknown_token_is_permanent(dingtalk, ctx) -> None:
+async def test_unknown_token_is_permanent(dingtalk: DingtalkRobot, ctx: BuildContext) -> None:
     """An access token the robot does not know (300001) is permanent."""
     cfg = DingtalkConfig.model_validate({"webhook_url": f"{dingtalk.url}/robot/send?access_token=nope-1234",
                                          "secret": dingtalk.secret})
@@ -62,7 +63,7 @@ async def test_unknown_token_is_permanent(dingtalk, ctx) -> None:
     assert result.outcome is Outcome.PERMANENT and "300001" in result.detail and "nope-1234" not in result.detail
 
 
-async def test_keyword_is_added_when_missing(ctx, clock) -> None:
+async def test_keyword_is_added_when_missing(ctx: BuildContext, clock: FakeClock) -> None:
     """With the keyword security setting, a message lacking every keyword gets one appended."""
     robot = await DingtalkRobot(time=clock.time, keywords=["监控报警"]).start()
     try:
@@ -76,7 +77,7 @@ async def test_keyword_is_added_when_missing(ctx, clock) -> None:
         await robot.stop()
 
 
-async def test_action_card_has_view_logs_button_and_mentions(dingtalk, ctx) -> None:
+async def test_action_card_has_view_logs_button_and_mentions(dingtalk: DingtalkRobot, ctx: BuildContext) -> None:
     """actionCard carries a "view logs" button to Kibana; at_mobiles are mentioned in the text and "at"."""
     cfg = config(dingtalk, message_type="actionCard", kibana_base_url="https://kibana.example",
                  at_mobiles=["13800000000"], locale="zh")
@@ -88,7 +89,7 @@ async def test_action_card_has_view_logs_button_and_mentions(dingtalk, ctx) -> N
     assert "@13800000000" in card["text"] and payload["at"]["atMobiles"] == ["13800000000"]
 
 
-async def test_body_cut_to_20000_bytes_with_count(dingtalk, ctx) -> None:
+async def test_body_cut_to_20000_bytes_with_count(dingtalk: DingtalkRobot, ctx: BuildContext) -> None:
     """A 300-alert group is cut under DingTalk's 20000-byte body limit, saying how many were left out."""
     alerts = [make_alert(task=f"任务_{i:03d}", summary="数据库备份失败 " * 8) for i in range(300)]
     result = await config(dingtalk, locale="zh").build(ctx).notify(make_notification(alerts))

@@ -6,7 +6,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alerter.model import Outcome
-from alerter.receivers._http import HttpAnswer, Scrubber, classify_errcode, classify_status, parse_retry_after, redact_url
+from alerter.receivers._http import (
+    HttpAnswer,
+    Scrubber,
+    classify_errcode,
+    classify_status,
+    parse_retry_after,
+    redact_url,
+)
 from alerter.receivers._ratelimit import TokenBucket
 from alerter.receivers._truncate import cut_bytes, cut_lines, fit_alerts, utf8_len
 

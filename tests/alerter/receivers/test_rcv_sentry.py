@@ -6,7 +6,7 @@ import pytest
 from conftest import make_alert, make_notification
 from fakes.sentry import SentryServer
 
-from alerter.model import Outcome
+from alerter.model import BuildContext, Outcome
 from alerter.receivers.sentry import Dsn, SentryConfig, sentry_rate_limit
 from cronwatch.config import parse_yaml_text, validate_document
 from cronwatch.errors import ConfigError
@@ -33,7 +33,7 @@ def test_bad_dsn_is_a_config_error_without_the_key() -> None:
     assert line.startswith("alerter.yml:2: dsn:") and "project id" in line and "supersecretkey" not in line
 
 
-async def test_event_shape(sentry, ctx) -> None:
+async def test_event_shape(sentry: SentryServer, ctx: BuildContext) -> None:
     """The event has level from severity, tags from labels and a fingerprint per alert group."""
     result = await config(sentry, environment="prod").build(ctx).notify(make_notification())
     assert result.outcome is Outcome.SENT, result.detail
@@ -44,7 +44,7 @@ async def test_event_shape(sentry, ctx) -> None:
     assert "db_backup failed" in event["message"]["formatted"]
 
 
-async def test_same_group_same_fingerprint_and_resolved(sentry, ctx) -> None:
+async def test_same_group_same_fingerprint_and_resolved(sentry: SentryServer, ctx: BuildContext) -> None:
     """Firing then resolved notifications of one group share a fingerprint; resolved is reported as such."""
     integration = config(sentry).build(ctx)
     await integration.notify(make_notification([make_alert(severity="warning")]))
@@ -55,14 +55,14 @@ async def test_same_group_same_fingerprint_and_resolved(sentry, ctx) -> None:
     assert resolved["tags"]["alert_status"] == "resolved" and "RESOLVED" in resolved["message"]["formatted"]
 
 
-async def test_wrong_key_is_permanent(sentry, ctx) -> None:
+async def test_wrong_key_is_permanent(sentry: SentryServer, ctx: BuildContext) -> None:
     """401 for a wrong public key is permanent and the key is not in the detail."""
     dsn = sentry.dsn.replace(sentry.public_key, "0000wrongkey0000")
     result = await SentryConfig.model_validate({"dsn": dsn}).build(ctx).notify(make_notification())
     assert result.outcome is Outcome.PERMANENT and "401" in result.detail and "0000wrongkey0000" not in result.detail
 
 
-async def test_429_uses_sentry_rate_limits(sentry, ctx) -> None:
+async def test_429_uses_sentry_rate_limits(sentry: SentryServer, ctx: BuildContext) -> None:
     """429 is RETRY with retry_after from X-Sentry-Rate-Limits (which wins over Retry-After)."""
     sentry.fail_next(429, {"Retry-After": "5", "X-Sentry-Rate-Limits": "120:error;default:key"})
     result = await config(sentry).build(ctx).notify(make_notification())
@@ -75,7 +75,7 @@ def test_rate_limit_header_ignores_other_categories() -> None:
     assert sentry_rate_limit({"x-sentry-rate-limits": "30::organization"}) == 30
 
 
-async def test_5xx_and_connection_refused_are_retry(sentry, ctx) -> None:
+async def test_5xx_and_connection_refused_are_retry(sentry: SentryServer, ctx: BuildContext) -> None:
     """503 and a closed port are RETRY."""
     sentry.fail_next(503)
     integration = config(sentry).build(ctx)

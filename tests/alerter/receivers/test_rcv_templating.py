@@ -7,9 +7,11 @@ from datetime import timedelta
 import pytest
 from conftest import NOW, make_alert, make_notification
 
+from alerter.model import Alert
 from alerter.receivers._common import MessageOptions
 from alerter.templating import (
     LOCALES,
+    MessageView,
     TemplateProblem,
     Templates,
     ViewOptions,
@@ -23,7 +25,7 @@ CHANNEL_PARTS = [("wecom", "markdown"), ("wecom", "text"), ("dingtalk", "markdow
                  ("email", "subject"), ("email", "text"), ("email", "html"), ("sentry", "message"), ("sentry", "title")]
 
 
-def view(locale: str = "en", tz: str = "UTC", kibana: str = "", alerts=None):
+def view(locale: str = "en", tz: str = "UTC", kibana: str = "", alerts: list[Alert] | None = None) -> MessageView:
     """A message view of one group."""
     opts = ViewOptions(locale=locale, timezone=tz, kibana_base_url=kibana)
     return message_view([group_view(make_notification(alerts), opts)], NOW, opts)

@@ -60,9 +60,23 @@ class Writer:
         self.fh.close()
 
 
-def _start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
+def _start(cfg: Path, log: Path, wait: bool = False) -> subprocess.Popen[bytes]:
+    started = log.read_text().count('"shipper started"') if log.exists() else 0
     with open(log, "ab") as out:
-        return subprocess.Popen([CRONWATCH, "shipper", "run", "--config", str(cfg)], stdout=out, stderr=out)
+        proc = subprocess.Popen([CRONWATCH, "shipper", "run", "--config", str(cfg)], stdout=out, stderr=out)
+    if wait:
+        wait_until(lambda: log.read_text().count('"shipper started"') > started, 30, "shipper start", proc)
+    return proc
+
+
+def _seen(state: Path, path: Path) -> bool:
+    """True when the shipper has recorded ``path``'s identity in its checkpoint."""
+    try:
+        st = path.stat()
+        files = orjson.loads((state / "checkpoints.json").read_bytes())["files"]
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return any(f["dev"] == st.st_dev and f["ino"] == st.st_ino for f in files)
 
 
 def _messages(url: str, prefix: str) -> list[int]:
@@ -71,36 +85,46 @@ def _messages(url: str, prefix: str) -> list[int]:
 
 @pytest.mark.slow
 def test_kill9_while_writing_and_rotating_loses_and_duplicates_nothing(osmem, tmp_path: Path) -> None:
-    """Twelve kill -9s at random moments while a job appends and rotates (rename and copytruncate): exactly N documents."""
+    """Twelve kill -9s at random moments while a job appends and rotates (rename and copytruncate): exactly N documents.
+
+    A file is only rotated once the shipper has recorded its identity (a file created and renamed
+    to a name no glob matches before any shipper saw it cannot be attributed by anyone).
+    """
     rng = random.Random(5)
     logs = tmp_path / "logs"
     logs.mkdir()
+    state = tmp_path / "state"
     prefix = "kill" + uuid.uuid4().hex[:8]
     cfg = tmp_path / "shipper.yml"
-    cfg.write_text(shipper_yaml(osmem.url, str(logs / "*.log"), tmp_path / "state", prefix))
+    cfg.write_text(shipper_yaml(osmem.url, str(logs / "*.log"), state, prefix))
     writer = Writer(logs, rng)
-    kills = 0
+    writer.write(1)
+    kills = renamed_while_down = 0
     try:
         for round_ in range(12):
-            proc = _start(cfg, tmp_path / "shipper.log")
+            proc = _start(cfg, tmp_path / "shipper.log", wait=True)
             try:
+                wait_until(lambda: _seen(state, writer.live), 20, "live file recorded", proc)
                 if round_ % 4 == 3:  # copytruncate loses what was not read before it: let the shipper catch up first
                     writer.write(rng.randint(1, 50))
                     wait_until(lambda: count(osmem.url, f"{prefix}-*") == writer.n, 30, "catch-up", proc)
                     writer.copytruncate()
-                deadline = time.monotonic() + rng.uniform(0.3, 1.5)
+                deadline = time.monotonic() + rng.uniform(0.2, 1.2)
                 while time.monotonic() < deadline:
                     writer.write(rng.randint(1, 40))
                     if rng.random() < 0.08:
                         writer.rotate_rename()
+                        writer.write(1)
+                        wait_until(lambda: _seen(state, writer.live), 20, "new file recorded", proc)
                     time.sleep(rng.uniform(0.0, 0.05))
             finally:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 kills += 1
             writer.write(rng.randint(0, 20))  # the job goes on while the shipper is down
-            if rng.random() < 0.3:
+            if rng.random() < 0.4 and _seen(state, writer.live):
                 writer.rotate_rename()  # renamed while the shipper is down: found again by identity
+                renamed_while_down += 1
         proc = _start(cfg, tmp_path / "shipper.log")
         try:
             wait_until(lambda: count(osmem.url, f"{prefix}-*") >= writer.n, 60, "all documents", proc)
@@ -113,7 +137,7 @@ def test_kill9_while_writing_and_rotating_loses_and_duplicates_nothing(osmem, tm
                 proc.wait()
     finally:
         writer.close()
-    assert kills >= 10
+    assert kills >= 10 and renamed_while_down >= 2 and writer.rotations >= 6
     assert count(osmem.url, f"{prefix}-*") == writer.n
     assert _messages(osmem.url, prefix) == list(range(writer.n))
 

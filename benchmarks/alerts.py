@@ -1,0 +1,196 @@
+"""Alert ingest and delivery: cronwatch's alerter vs the real Alertmanager (Debian binary), same run.
+
+Both get the same configuration (``group_by: ['...']``, ``group_wait: 0s``, one webhook receiver)
+and 1,000 silences (a few of which match), then the same 10,000 distinct alerts posted to
+``/api/v2/alerts`` in batches of 256, one request in flight. Measured:
+
+- accepted alerts/s: alerts / wall time of all POSTs (median of the per-batch rates also shown);
+- ingest → delivery latency: from just before an alert's batch was posted to its arrival at the
+  webhook sink (a separate process; CLOCK_MONOTONIC is system-wide), p50 and p99.
+
+Targets (issue 6): accepted rate ≥ Alertmanager's; p99 ≤ 50 ms. Both processes run on the same
+2 shared cores as the sender and the sink, so numbers are noisy: compare the ratios.
+
+    .venv/bin/python benchmarks/alerts.py [--alerts 10000] [--batch 256] [--silences 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cronwatch.testing.services import free_port, start_alertmanager, wait_until
+
+REPO = Path(__file__).resolve().parent.parent
+SINK = r"""
+import json, signal, sys, time, asyncio
+from aiohttp import web
+got = {}
+async def hook(request):
+    t = time.clock_gettime(time.CLOCK_MONOTONIC)
+    body = await request.json()
+    who = request.match_info["who"]
+    for a in body["alerts"]:
+        got.setdefault(who, {}).setdefault(a["labels"]["i"], t)
+    return web.Response(text="ok")
+async def main():
+    app = web.Application()
+    app.router.add_post("/{who}", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", int(sys.argv[1])).start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    with open(sys.argv[2], "w") as f:
+        json.dump(got, f)
+asyncio.run(main())
+"""
+
+
+def config(sink_url: str) -> str:
+    """The same routing for both: every alert its own group, sent at once."""
+    return f"""
+route:
+  receiver: sink
+  group_by: ['...']
+  group_wait: 0s
+  group_interval: 1m
+  repeat_interval: 4h
+receivers:
+  - name: sink
+    webhook_configs: [{{url: '{sink_url}', send_resolved: false}}]
+"""
+
+
+def silences(n: int) -> list[dict[str, Any]]:
+    """``n`` silences; those for task-0..task-24 match alerts, the rest do not."""
+    now = datetime.now(UTC)
+    out = []
+    for i in range(n):
+        out.append({"matchers": [{"name": "task", "value": f"task-{i}" if i < 25 else f"other-{i}",
+                                  "isRegex": False, "isEqual": True},
+                                 {"name": "severity", "value": "warning|critical", "isRegex": True,
+                                  "isEqual": True}],
+                    "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=2)).isoformat(),
+                    "createdBy": "bench", "comment": f"silence {i}"})
+    return out
+
+
+def alerts(n: int) -> list[dict[str, Any]]:
+    """``n`` distinct alerts shaped like cronwatch's rules produce."""
+    now = datetime.now(UTC)
+    ends = (now + timedelta(minutes=30)).isoformat()
+    return [{"labels": {"alertname": f"TaskFailed{i % 7}", "task": f"task-{i % 2000}", "i": str(i),
+                        "severity": ("critical", "warning", "info")[i % 3], "env": "prod", "team": f"t{i % 13}"},
+             "annotations": {"summary": f"task-{i % 2000} failed", "runbook_url": "https://runbooks/x"},
+             "startsAt": now.isoformat(), "endsAt": ends, "generatorURL": "http://prometheus/graph"}
+            for i in range(n)]
+
+
+async def post_all(url: str, items: list[dict[str, Any]], batch: int) -> tuple[float, list[float], dict[str, float]]:
+    """POST in batches, one at a time; returns wall seconds, per-batch rates, send time per alert index."""
+    sent: dict[str, float] = {}
+    rates = []
+    async with httpx.AsyncClient(timeout=60) as http:
+        t0 = time.perf_counter()
+        for start in range(0, len(items), batch):
+            chunk = items[start:start + batch]
+            t_send = time.clock_gettime(time.CLOCK_MONOTONIC)
+            b0 = time.perf_counter()
+            r = await http.post(url + "/api/v2/alerts", json=chunk)
+            r.raise_for_status()
+            rates.append(len(chunk) / (time.perf_counter() - b0))
+            for a in chunk:
+                sent[a["labels"]["i"]] = t_send
+        wall = time.perf_counter() - t0
+    return wall, rates, sent
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of ``values``."""
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
+
+
+async def run(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="cronwatch-bench-alerts-"))
+    sink_port = free_port()
+    sink_out = work / "sink.json"
+    sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port), str(sink_out)])
+    wait_until(lambda: httpx.post(f"http://127.0.0.1:{sink_port}/probe", json={"alerts": []}).is_success, 10, "sink")
+
+    am = start_alertmanager(work / "am", config(f"http://127.0.0.1:{sink_port}/am"))
+    ours_dir = work / "us"
+    ours_dir.mkdir()
+    (ours_dir / "alerter.yml").write_text(config(f"http://127.0.0.1:{sink_port}/us"))
+    port = free_port()
+    with open(ours_dir / "alerter.log", "wb") as log:
+        us = subprocess.Popen([str(REPO / ".venv/bin/cronwatch"), "--log-level", "error", "alerter", "run",
+                               "--config", str(ours_dir / "alerter.yml"), "--listen", f"127.0.0.1:{port}"],
+                              stdout=log, stderr=subprocess.STDOUT, cwd=ours_dir)
+    us_url = f"http://127.0.0.1:{port}"
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        wait_until(lambda: httpx.get(us_url + "/-/ready").is_success, 30, "cronwatch alerter", us)
+        for url in (am.url, us_url):
+            with httpx.Client(timeout=30) as c:
+                for s in silences(args.silences):
+                    c.post(url + "/api/v2/silences", json=s).raise_for_status()
+        items = alerts(args.alerts)
+        for who, url in (("am", am.url), ("us", us_url)):
+            wall, rates, sent = await post_all(url, items, args.batch)
+            results[who] = {"wall": wall, "rates": rates, "sent": sent}
+            await asyncio.sleep(args.drain)
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        sink.wait(30)
+        us.send_signal(signal.SIGTERM)
+        us.wait(30)
+        am.stop()
+    got = json.loads(sink_out.read_text())
+    silenced = {str(i) for i in range(args.alerts) if i % 2000 < 25 and i % 3 != 2}
+    print(f"alerts={args.alerts} batch={args.batch} silences={args.silences} (work dir {work})")
+    print(f"{'':12}{'accepted/s':>12}{'median batch/s':>16}{'delivered':>11}{'p50 ms':>9}{'p99 ms':>9}")
+    summary = {}
+    for who, name in (("am", "alertmanager"), ("us", "cronwatch")):
+        r = results[who]
+        arrived = got.get(who, {})
+        lat = [(arrived[i] - r["sent"][i]) * 1000 for i in arrived if i in r["sent"]]
+        rate = args.alerts / r["wall"]
+        summary[who] = (rate, pct(lat, 0.99))
+        print(f"{name:12}{rate:12.0f}{statistics.median(r['rates']):16.0f}{len(arrived):11d}"
+              f"{pct(lat, 0.5):9.1f}{pct(lat, 0.99):9.1f}")
+        wrong = silenced & set(arrived)
+        if wrong:
+            print(f"  {name}: {len(wrong)} silenced alerts were delivered!")
+    print(f"ratio cronwatch/alertmanager: accepted {summary['us'][0] / summary['am'][0]:.2f}x, "
+          f"p99 {summary['us'][1] / summary['am'][1]:.2f}x  (targets: accepted ≥ 1.0x, p99 ≤ 50 ms)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--alerts", type=int, default=10_000)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--silences", type=int, default=1000)
+    p.add_argument("--drain", type=float, default=5.0, help="seconds to wait for deliveries after posting")
+    args = p.parse_args()
+    os.environ.setdefault("CRONWATCH_LOG_LEVEL", "error")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Time stamps: every common form to UTC with milliseconds; zones, DST, epoch units, no-year syslog."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from parse_helpers import one
+
+from shipper.parse.timestamps import TimestampParser
+
+
+def epoch(text: str) -> float:
+    """Epoch seconds of an ISO time in UTC."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2026-11-22T02:00:00.123Z", "2026-11-22T02:00:00.123Z"),
+    ("2026-11-22T10:00:00+08:00", "2026-11-22T02:00:00.000Z"),
+    ("2026-11-22T10:00:00.000+0800", "2026-11-22T02:00:00.000Z"),
+    ("2026-11-22 10:15:00,004", "2026-11-22T10:15:00.004Z"),
+    ("2026-11-22 10:15:00.0041234", "2026-11-22T10:15:00.004Z"),
+    ("2026-11-22T10:15:00.9", "2026-11-22T10:15:00.900Z"),
+    ("2026-11-22 10:00:00.000412 +0800 CST", "2026-11-22T02:00:00.000Z"),
+    ("2026-11-22 10:00:00.000412 +0800 CST m=+0.001", "2026-11-22T02:00:00.000Z"),
+    ("2026-11-22 02:00:00 +0000 UTC", "2026-11-22T02:00:00.000Z"),
+    ("2026/11/22 10:00:00", "2026-11-22T10:00:00.000Z"),
+    ("2026/11/22 - 10:00:00", "2026-11-22T10:00:00.000Z"),
+    ("22/Nov/2026:10:00:00 +0800", "2026-11-22T02:00:00.000Z"),
+    ("Sun, 22 Nov 2026 10:00:00 +0800", "2026-11-22T02:00:00.000Z"),
+    ("Sun Nov 22 02:00:00 2026", "2026-11-22T02:00:00.000Z"),
+    ("2026-11-22", "2026-11-22T00:00:00.000Z"),
+])
+def test_string_forms_utc(value: str, expected: str) -> None:
+    """Strings in each common form become UTC RFC 3339 with milliseconds (zone-less = UTC by default)."""
+    assert TimestampParser().parse(value) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1795312800, "2026-11-22T02:00:00.000Z"),
+    (1795312800.5, "2026-11-22T02:00:00.500Z"),
+    (1795312920.001, "2026-11-22T02:02:00.001Z"),
+    (1795312800123, "2026-11-22T02:00:00.123Z"),
+    (1795312800123456, "2026-11-22T02:00:00.123Z"),
+    (1795312800123456789, "2026-11-22T02:00:00.123Z"),
+    ("1795312800", "2026-11-22T02:00:00.000Z"),
+    ("1795312800.25", "2026-11-22T02:00:00.250Z"),
+    ("1795312800123", "2026-11-22T02:00:00.123Z"),
+])
+def test_epoch_units(value: object, expected: str) -> None:
+    """Epoch s/ms/µs/ns (int, float or digit string) are told apart by size, without float drift."""
+    assert TimestampParser().parse(value) == expected
+
+
+@pytest.mark.parametrize("value", ["not a time", "2026-13-40 25:00:00", "", "Foo 22 10:00:00", True, None,
+                                   -5, float("nan"), [1], "1e400"])
+def test_unparseable_is_none(value: object) -> None:
+    """Anything that is not a time stamp gives None (the caller tags it), never an exception."""
+    assert TimestampParser().parse(value) is None
+
+
+def test_configured_zone_for_zoneless_times_only() -> None:
+    """The input's zone applies to times without one; explicit offsets win."""
+    tp = TimestampParser("Asia/Shanghai")
+    assert tp.parse("2026-11-22 10:00:00") == "2026-11-22T02:00:00.000Z"
+    assert tp.parse("2026-11-22T10:00:00Z") == "2026-11-22T10:00:00.000Z"
+    assert tp.parse("2026-11-22T10:00:00-05:00") == "2026-11-22T15:00:00.000Z"
+    assert tp.parse(1795312800) == "2026-11-22T02:00:00.000Z"
+
+
+def test_dst_gap_and_overlap() -> None:
+    """New York: a skipped time lands just after the jump; a repeated time is its first occurrence."""
+    tp = TimestampParser("America/New_York")
+    assert tp.parse("2026-03-08 01:59:59") == "2026-03-08T06:59:59.000Z"
+    assert tp.parse("2026-03-08 02:30:00") == "2026-03-08T07:30:00.000Z"  # = 03:30 EDT
+    assert tp.parse("2026-03-08 03:00:00") == "2026-03-08T07:00:00.000Z"
+    assert tp.parse("2026-11-01 01:30:00") == "2026-11-01T05:30:00.000Z"  # first 01:30 (EDT)
+    assert tp.parse("2026-11-01 02:30:00") == "2026-11-01T07:30:00.000Z"
+
+
+def test_cache_does_not_mix_zones_or_separators() -> None:
+    """Cached seconds are keyed by how the time was written, so zones and forms never leak."""
+    tp = TimestampParser("Asia/Shanghai")
+    assert tp.parse("2026-11-22 10:00:00.100") == "2026-11-22T02:00:00.100Z"
+    assert tp.parse("2026-11-22 10:00:00.200Z") == "2026-11-22T10:00:00.200Z"
+    assert tp.parse("2026-11-22 10:00:00.300") == "2026-11-22T02:00:00.300Z"
+    assert tp.parse("2026-11-22 10:00:00") == "2026-11-22T02:00:00.000Z"
+    assert tp.parse("2026-11-22 10:00:00.3x0") is None
+
+
+def test_syslog_year_inference_across_new_year() -> None:
+    """A syslog time without a year is never put far in the future: Dec 31 read on Jan 1 is last year."""
+    tp = TimestampParser()
+    jan1 = epoch("2027-01-01T00:00:30")
+    assert tp.parse("Dec 31 23:59:59", jan1) == "2026-12-31T23:59:59.000Z"
+    assert tp.parse("Jan  1 00:00:10", jan1) == "2027-01-01T00:00:10.000Z"
+    dec31 = epoch("2026-12-31T23:59:00")
+    assert tp.parse("Jan  1 00:00:05", dec31) == "2027-01-01T00:00:05.000Z"  # the writer's clock is ahead
+    assert tp.parse("Nov 22 10:00:01", epoch("2026-11-22T10:00:05")) == "2026-11-22T10:00:01.000Z"
+    assert tp.parse("Feb 29 10:00:00", epoch("2027-03-01T00:00:00")) == "2024-02-29T10:00:00.000Z"
+
+
+def test_syslog_year_in_local_zone() -> None:
+    """With a zone configured, a syslog line is local time and its year is the local year."""
+    tp = TimestampParser("Asia/Shanghai")
+    assert tp.parse("Jan  1 00:00:10", epoch("2026-12-31T16:00:30")) == "2026-12-31T16:00:10.000Z"
+
+
+def test_bad_time_keeps_original_and_uses_read_time() -> None:
+    """An unparseable time: read time as ``@timestamp``, ``_dateparsefailure``, original kept in ``extra``."""
+    doc = one('{"time": "yesterday-ish", "msg": "hi"}')
+    assert doc["@timestamp"] == "2026-11-22T02:00:00.000Z"
+    assert doc["tags"] == ["_dateparsefailure"]
+    assert doc["extra"] == {"time": "yesterday-ish"}
+
+
+def test_line_without_time_uses_read_time_without_tag() -> None:
+    """A plain line has no time of its own: the read time is used and nothing is tagged."""
+    doc = one("Starting work")
+    assert doc["@timestamp"] == "2026-11-22T02:00:00.000Z" and "tags" not in doc
