@@ -26,10 +26,14 @@ DEMO_ASSETS = REPO / "examples" / "demo"
 PREFERRED_PORTS = {"store": 9200, "prometheus": 9090, "alerter": 9093, "scheduler": 8787, "shipper": 9108}
 
 
+KIBANA_URL = "http://localhost:5601"  # where Kibana would be; the demo itself runs none
+
+
 def demo_rules(src: Path, dst: Path, max_for: float = 10.0, interval: str = "2s") -> list[Path]:
     """Copy the alerting rules for a demo: evaluate every ``interval`` and cap each ``for``.
 
     Production rules wait minutes before firing; the demo must show an alert within a minute.
+    The rules' ``__KIBANA_URL__``/``__RUNBOOK_URL__`` placeholders (see rules/README.md) are filled in.
     """
     from ruamel.yaml import YAML
 
@@ -39,7 +43,9 @@ def demo_rules(src: Path, dst: Path, max_for: float = 10.0, interval: str = "2s"
     dst.mkdir(parents=True, exist_ok=True)
     out = []
     for path in sorted(src.glob("*.yml")):
-        doc = yaml.load(path.read_text())
+        text = path.read_text().replace("__KIBANA_URL__", KIBANA_URL)
+        text = text.replace("__RUNBOOK_URL__", (src / "RUNBOOK.md").resolve().as_uri())
+        doc = yaml.load(text)
         for group in (doc or {}).get("groups", []):
             group["interval"] = interval
             for rule in group.get("rules", []):
