@@ -101,12 +101,14 @@ class SilenceFile:
         buf = io.StringIO()
         y.dump(root, buf)
         text = buf.getvalue()
-        parse_silences(text, str(self.path))  # never write a file we would reject
+        silences = parse_silences(text, str(self.path))  # never write a file we would reject
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.path)
-        self.load()
+        self.index = SilenceIndex(silences)
+        self._stamp = self._current_stamp()
+        self.last_error = None
 
     def add(self, silence: Silence) -> str:
         """Append ``silence`` to the file (with an id) and reload; returns the id."""

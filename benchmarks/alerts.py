@@ -90,6 +90,16 @@ def silences(n: int) -> list[dict[str, Any]]:
     return out
 
 
+def silences_yaml(n: int) -> str:
+    """The same silences as a cronwatch silences file."""
+    lines = ["silences:"]
+    for s in silences(n):
+        ms = ", ".join(f"'{m['name']}{'=~' if m['isRegex'] else '='}\"{m['value']}\"'" for m in s["matchers"])
+        lines += [f"  - matchers: [{ms}]", f"    starts_at: {s['startsAt']}", f"    ends_at: {s['endsAt']}",
+                  f"    comment: {s['comment']}"]
+    return "\n".join(lines) + "\n"
+
+
 def alerts(n: int) -> list[dict[str, Any]]:
     """``n`` distinct alerts shaped like cronwatch's rules produce."""
     now = datetime.now(UTC)
@@ -146,12 +156,19 @@ async def run(args: argparse.Namespace) -> None:
     results: dict[str, dict[str, Any]] = {}
     try:
         wait_until(lambda: httpx.get(us_url + "/-/ready").is_success, 30, "cronwatch alerter", us)
-        for url in (am.url, us_url):
-            with httpx.Client(timeout=30) as c:
-                for s in silences(args.silences):
-                    c.post(url + "/api/v2/silences", json=s).raise_for_status()
+        print("loading silences ...", file=sys.stderr)
+        with httpx.Client(timeout=30) as c:
+            for s in silences(args.silences):
+                c.post(am.url + "/api/v2/silences", json=s).raise_for_status()
+        # ours: the silences file is the source of truth (an API add rewrites it; 1,000 adds would
+        # measure YAML round trips, not alert handling)
+        (ours_dir / "alerter-data").mkdir(exist_ok=True)
+        (ours_dir / "alerter-data" / "silences.yml").write_text(silences_yaml(args.silences))
+        wait_until(lambda: f'cronwatch_alerter_silences{{state="active"}} {float(args.silences)}'
+                   in httpx.get(us_url + "/metrics").text, 20, "silences loaded")
         items = alerts(args.alerts)
         for who, url in (("am", am.url), ("us", us_url)):
+            print(f"posting {len(items)} alerts to {who} ...", file=sys.stderr)
             wall, rates, sent = await post_all(url, items, args.batch)
             results[who] = {"wall": wall, "rates": rates, "sent": sent}
             await asyncio.sleep(args.drain)
@@ -159,7 +176,11 @@ async def run(args: argparse.Namespace) -> None:
         sink.send_signal(signal.SIGTERM)
         sink.wait(30)
         us.send_signal(signal.SIGTERM)
-        us.wait(30)
+        try:
+            us.wait(30)
+        except subprocess.TimeoutExpired:
+            us.kill()
+            print("cronwatch alerter did not stop within 30 s", file=sys.stderr)
         am.stop()
     got = json.loads(sink_out.read_text())
     silenced = {str(i) for i in range(args.alerts) if i % 2000 < 25 and i % 3 != 2}

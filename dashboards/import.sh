@@ -13,7 +13,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 url=${KIBANA_URL:-http://localhost:5601}
 url=${url%/}
-if [ -n "${KIBANA_SPACE:-}" ]; then url="$url/s/$KIBANA_SPACE"; fi
+api=$url
+if [ -n "${KIBANA_SPACE:-}" ]; then api="$url/s/$KIBANA_SPACE"; fi
 
 umask 077
 auth=$(mktemp)
@@ -35,7 +36,7 @@ if [ -n "${KIBANA_CA_FILE:-}" ]; then set -- "$@" --cacert "$KIBANA_CA_FILE"; fi
 echo "waiting for Kibana at $url"
 i=0
 until curl "$@" -o "$out" -w '%{http_code}' "$url/api/status" 2>/dev/null | grep -q '^200$' \
-    && grep -q '"level":"available"' "$out"; do
+    && grep -q '"level": *"available"' "$out"; do
   i=$((i + 1))
   if [ "$i" -ge "${KIBANA_WAIT_TRIES:-90}" ]; then
     echo "import.sh: Kibana at $url is not available" >&2
@@ -46,7 +47,7 @@ done
 
 status=0
 for file in "$here"/kibana/*.ndjson; do
-  code=$(curl "$@" -o "$out" -w '%{http_code}' -X POST "$url/api/saved_objects/_import?overwrite=true" \
+  code=$(curl "$@" -o "$out" -w '%{http_code}' -X POST "$api/api/saved_objects/_import?overwrite=true" \
     -H 'kbn-xsrf: cronwatch' --form "file=@$file")
   if [ "$code" = 200 ] && grep -q '"success":true' "$out"; then
     echo "imported $(basename "$file")"

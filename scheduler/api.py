@@ -12,9 +12,10 @@ from aiohttp import web
 
 from cronwatch.errors import ConfigError
 from cronwatch.httpapi import json_error, json_response, read_json, token_middleware
-from cronwatch.jsonlog import format_ts
+from cronwatch.jsonlog import format_ts, is_secret_key
 from cronwatch.metrics import metrics_handler
-from scheduler.engine import Scheduler, TaskEntry
+from scheduler.engine import Scheduler
+from scheduler.entries import TaskEntry
 from scheduler.errors import SchedulerError, TaskExists, TaskNotFound, TaskReadOnly
 from scheduler.model import parse_task
 
@@ -27,7 +28,10 @@ def _ts(value: float | None) -> str | None:
 
 
 def task_view(entry: TaskEntry) -> dict[str, Any]:
-    """What the API shows of a task."""
+    """What the API shows of a task (values of secret-looking ``env`` keys are redacted)."""
+    spec = entry.spec.model_dump(mode="json", exclude_none=True)
+    if spec.get("env"):
+        spec["env"] = {k: "[REDACTED]" if is_secret_key(k) else v for k, v in spec["env"].items()}
     return {
         "name": entry.name,
         "source": entry.source,
@@ -36,7 +40,7 @@ def task_view(entry: TaskEntry) -> dict[str, Any]:
         "next_run": _ts(entry.next_fire),
         "last_slot": _ts(entry.last_slot),
         "running": sorted(entry.live),
-        "spec": entry.spec.model_dump(mode="json", exclude_none=True),
+        "spec": spec,
     }
 
 

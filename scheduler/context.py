@@ -51,21 +51,27 @@ def new_run_id(ts: float | None = None) -> str:
             + p[(r >> 30) & 1023] + p[(r >> 20) & 1023] + p[(r >> 10) & 1023] + p[r & 1023])
 
 
-_B32_BYTE = bytes(_CROCKFORD[b & 31] for b in range(256)).decode()
-_B32_TABLE = str.maketrans({chr(i): _B32_BYTE[i] for i in range(256)})
+_B32_TABLE = str.maketrans({chr(i): _CROCKFORD[i & 31] for i in range(256)})  # a byte → 5 random bits
 
 
 class IdBatch:
     """Trace, span and run ids for a burst of runs, drawn from the random source in one read."""
 
     def __init__(self, count: int, ts: float) -> None:
-        self._hex = os.urandom(24 * count).hex()  # 16 bytes trace + 8 bytes span per run
-        self._b32 = os.urandom(16 * count).decode("latin-1").translate(_B32_TABLE)  # 16 × 5 random bits per run
-        self._prefix = new_run_id(ts)[:10]
+        self._count = count
+        self._ts = ts
+        self._hex = ""
+        self._b32 = ""
+        self._prefix = ""
         self._i = 0
 
     def take(self) -> tuple[str, str, str]:
-        """``(trace_id, span_id, run_id)`` of the next run."""
+        """``(trace_id, span_id, run_id)`` of the next run (the random bytes are read on first use)."""
+        if not self._prefix:
+            n = self._count
+            self._hex = os.urandom(24 * n).hex()  # 16 bytes trace + 8 bytes span per run
+            self._b32 = os.urandom(16 * n).decode("latin-1").translate(_B32_TABLE)  # 16 × 5 random bits each
+            self._prefix = new_run_id(self._ts)[:10]
         i = self._i
         self._i = i + 1
         h = self._hex[48 * i: 48 * i + 48]
@@ -93,31 +99,7 @@ class RunContext:
     labels: dict[str, str] = field(default_factory=dict)
 
     @property
-    _B32_BYTE = bytes(_CROCKFORD[b & 31] for b in range(256)).decode()
-_B32_TABLE = str.maketrans({chr(i): _B32_BYTE[i] for i in range(256)})
-
-
-class IdBatch:
-    """Trace, span and run ids for a burst of runs, drawn from the random source in one read."""
-
-    def __init__(self, count: int, ts: float) -> None:
-        self._hex = os.urandom(24 * count).hex()  # 16 bytes trace + 8 bytes span per run
-        self._b32 = os.urandom(16 * count).decode("latin-1").translate(_B32_TABLE)  # 16 × 5 random bits per run
-        self._prefix = new_run_id(ts)[:10]
-        self._i = 0
-
-    def take(self) -> tuple[str, str, str]:
-        """``(trace_id, span_id, run_id)`` of the next run."""
-        i = self._i
-        self._i = i + 1
-        h = self._hex[48 * i: 48 * i + 48]
-        trace, span = h[:32], h[32:]
-        if trace == "0" * 32 or span == "0" * 16:  # pragma: no cover - 2**-64 chance
-            trace, span = new_ids()
-        return trace, span, self._prefix + self._b32[16 * i: 16 * i + 16]
-
-
-def traceparent(self) -> str:
+    def traceparent(self) -> str:
         """The W3C ``traceparent`` of this attempt."""
         return traceparent(self.trace_id, self.span_id)
 

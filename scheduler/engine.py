@@ -15,65 +15,24 @@ import itertools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from cronwatch.clock import SYSTEM_CLOCK, Clock, SystemClock
-from cronwatch.retry import Backoff
 from scheduler.context import IdBatch, RunContext
-from scheduler.decisions import first_slot, lock_ttl_ms, overlap, plan_slots
+from scheduler.decisions import first_slot, overlap, plan_slots
+from scheduler.entries import Armed, Source, TaskEntry, compile_task
 from scheduler.errors import TaskExists, TaskNotFound, TaskReadOnly
-from scheduler.execute import CallTarget
-from scheduler.joblog import JobLog, lifecycle_record
+from scheduler.joblog import JobLog
 from scheduler.locks import LocalLocks, Locks
-from scheduler.metrics import SchedulerMetrics, TaskMetrics
-from scheduler.model import TaskSpec, resolve_call
+from scheduler.metrics import SchedulerMetrics
+from scheduler.model import TaskSpec
 from scheduler.runs import RunDriver
 from scheduler.state import StateStore
-from scheduler.triggers import CronTrigger, EveryTrigger, parse_schedule
 
 log = logging.getLogger("cronwatch.scheduler")
 MAX_SLEEP = 30.0
 SPIN = 0.002
-Source = Literal["config", "api"]
-
-
-@dataclass
-class TaskEntry:
-    """A task the loop knows about, with its live state."""
-
-    spec: TaskSpec
-    trigger: CronTrigger | EveryTrigger
-    source: Source
-    call: CallTarget | None
-    backoff: Backoff
-    ttl_ms: int
-    grace: float
-    m: TaskMetrics | None = None
-    paused: bool = False
-    gen: int = 0
-    next_fire: float | None = None
-    last_slot: float | None = None
-    running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    live: dict[str, RunContext] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        """The task's name."""
-        return self.spec.name
-
-
-def compile_task(spec: TaskSpec, source: Source) -> TaskEntry:
-    """Parse the schedule and resolve the call target of a validated spec."""
-    trigger = parse_schedule(spec.schedule, spec.timezone)
-    call = CallTarget.of(resolve_call(spec.call)) if spec.call else None
-    r = spec.retries
-    return TaskEntry(
-        spec=spec, trigger=trigger, source=source, call=call,
-        backoff=Backoff(r.initial.total_seconds(), r.max.total_seconds(), r.multiplier),
-        ttl_ms=lock_ttl_ms(spec.timeout_s),
-        grace=spec.misfire_grace.total_seconds(),
-    )
+ARM_AHEAD = 2.0
 
 
 class Scheduler:
@@ -81,12 +40,13 @@ class Scheduler:
 
     def __init__(self, joblog: JobLog, *, state: StateStore | None = None, locks: Locks | None = None,
                  metrics: SchedulerMetrics | None = None, clock: Clock = SYSTEM_CLOCK,
-                 max_line_bytes: int = 32768, max_threads: int = 32) -> None:
+                 max_line_bytes: int = 32768, max_threads: int = 32, manage_gc: bool = False) -> None:
         self.joblog = joblog
         self.state = state
         self.locks: Locks = locks or LocalLocks()
         self.metrics = metrics or SchedulerMetrics()
         self.clock = clock
+        self.manage_gc = manage_gc  # the process is ours (the service): garbage is collected in idle time
         self.tasks: dict[str, TaskEntry] = {}
         self.executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="cronwatch-call")
         self.driver = RunDriver(self, max_line_bytes)
@@ -97,6 +57,8 @@ class Scheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._gc_rounds = 0
+        self._gates: dict[float, asyncio.Future[bool]] = {}
+        self._pushed_at = 0.0
         self._restored: dict[str, float] = {}
         self._paused_names: set[str] = set()
         self.last_tick: float | None = None
@@ -216,10 +178,11 @@ class Scheduler:
         """Fire tasks until :meth:`stop`."""
         self._loop = asyncio.get_running_loop()
         self.driver.attach(self._loop)
-        gc.collect()
-        gc.freeze()  # tasks, metrics and modules live for the whole run: keep them out of every GC pass
         was_enabled = gc.isenabled()
-        gc.disable()  # collections happen in idle time (see _collect_garbage), not inside a burst of runs
+        if self.manage_gc:
+            gc.collect()
+            gc.freeze()  # tasks, metrics and modules live for the whole run: keep them out of every GC pass
+            gc.disable()  # collections happen in idle time (see _collect_garbage), not inside a burst of runs
         self.started.set()
         try:
             while not self._stopping:
@@ -237,7 +200,7 @@ class Scheduler:
                 await asyncio.wait([self._sleeper])
                 self._sleeper = None
         finally:
-            if was_enabled:
+            if was_enabled and self.manage_gc:
                 gc.enable()
 
     async def _sleep_until(self, wake_at: float) -> None:
@@ -258,11 +221,57 @@ class Scheduler:
                 await clock.sleep(max(wake_at - clock.time(), 0.0))
 
     def _collect_garbage(self, idle: float) -> None:
-        """Collect in idle time (next slot ≥ 50 ms away), or anyway when allocations pile up."""
+        """Idle-time chores (next slot ≥ 50 ms away): hand state writes to the writer thread and
+        collect garbage, so neither competes with a burst of runs for the GIL; done anyway when
+        work piles up."""
+        state = self.state
+        if state is not None and state.pending():
+            now = self.clock.time()
+            if idle >= 0.05 or state.pending() > 20_000 or now - self._pushed_at > 1.0:
+                state.push()
+                self._pushed_at = now
+        if idle >= 0.05:
+            self._arm(self.clock.time())
+        if not self.manage_gc:
+            return
         pending = gc.get_count()[0]
         if (idle >= 0.05 and pending > 2000) or pending > 500_000:
             self._gc_rounds += 1
             gc.collect(2 if self._gc_rounds % 50 == 0 else 1 if self._gc_rounds % 5 == 0 else 0)
+
+    def _arm(self, now: float) -> None:
+        """Prepare the runs of slots due within ``ARM_AHEAD`` s (in idle time): context, ids and a task
+        parked on the slot's gate. At the slot the tick only says "go" and opens the gate, so a burst
+        of thousands of runs starts within a few milliseconds. A run that is not released (paused,
+        changed, skipped, late) wakes with its gate and ends without a trace."""
+        heap = self._heap
+        horizon = now + ARM_AHEAD
+        if not heap or heap[0][0] > horizon:
+            return
+        todo = []
+        for slot, _, name, gen in heap:
+            if slot <= horizon:
+                entry = self.tasks.get(name)
+                if entry is not None and entry.gen == gen and (entry.armed is None or entry.armed.slot != slot):
+                    todo.append((entry, slot))
+        if not todo:
+            return
+        loop = self._loop or asyncio.get_running_loop()
+        ids = IdBatch(len(todo), now)
+        for entry, slot in todo:
+            gate = self._gates.get(slot)
+            if gate is None:
+                gate = self._gates[slot] = loop.create_future()
+            trace_id, span_id, run_id = ids.take()
+            armed = Armed(slot, RunContext(entry.name, run_id, trace_id, slot, 1, span_id, entry.spec.labels))
+            entry.armed = armed
+            armed.task = asyncio.Task(self.driver.run_armed(entry, armed, gate), loop=loop)
+
+    def _open_gates(self, now: float) -> None:
+        for slot in [s for s in self._gates if s <= now]:
+            gate = self._gates.pop(slot)
+            if not gate.done():
+                gate.set_result(True)
 
     def tick(self, now: float) -> None:
         """Schedule new tasks and fire every slot due at ``now``."""
@@ -283,6 +292,8 @@ class Scheduler:
             ids = IdBatch(len(due), now)
             for entry, slot in due:
                 self._fire(entry, slot, now, ids)
+        if self._gates:
+            self._open_gates(now)
 
     def _push(self, entry: TaskEntry, slot: float | None) -> None:
         entry.next_fire = slot
@@ -313,11 +324,15 @@ class Scheduler:
         self._push(entry, plan.next)
 
     def _start(self, entry: TaskEntry, slot: float, now: float, trigger: str, ids: IdBatch) -> RunContext:
-        trace_id, span_id, run_id = ids.take()
-        ctx = RunContext(entry.name, run_id, trace_id, slot, 1, span_id, entry.spec.labels)
+        armed = entry.armed
+        if armed is not None and armed.slot == slot and trigger == "schedule":
+            ctx = armed.ctx
+        else:
+            trace_id, span_id, run_id = ids.take()
+            ctx = RunContext(entry.name, run_id, trace_id, slot, 1, span_id, entry.spec.labels)
         # only runs that hold their slot count as running: one still waiting for another replica's lock
         # must not make this replica skip its next slot
-        decision = overlap(entry.spec.concurrency, len(entry.live))
+        decision = overlap(entry.spec.concurrency, len(entry.live)) if entry.live else "run"
         if decision == "skip":
             self.driver.log_skipped(entry, ctx, now)
             return ctx
@@ -327,8 +342,13 @@ class Scheduler:
                 if task is not None:
                     self.driver.cancel_reasons[run_id] = "replaced by a newer run (concurrency: replace)"
                     task.cancel()
-        loop = self._loop or asyncio.get_running_loop()
-        task = loop.create_task(self.driver.run(entry, ctx, trigger))
+        armed = entry.armed
+        if armed is not None and armed.ctx is ctx and armed.task is not None:
+            armed.go = True  # its task is parked on the slot's gate, which the tick opens next
+            entry.armed = None
+            task = armed.task
+        else:
+            task = asyncio.Task(self.driver.run(entry, ctx, trigger), loop=self._loop or asyncio.get_running_loop())
         entry.running[ctx.run_id] = task  # RunDriver.run removes it when it ends
         if isinstance(self.locks, LocalLocks):
             entry.live[ctx.run_id] = ctx  # granted at once; RunDriver adds it after taking a shared lock
@@ -343,6 +363,10 @@ class Scheduler:
     async def drain(self, grace: float) -> None:
         """Let running runs finish within ``grace`` seconds, then cancel (kill) the rest and log it."""
         self.stop()
+        for gate in self._gates.values():  # armed runs that were never released end quietly
+            if not gate.done():
+                gate.set_result(False)
+        self._gates.clear()
         tasks = [t for e in self.tasks.values() for t in e.running.values()]
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=grace)
@@ -357,9 +381,3 @@ class Scheduler:
         if self.state is not None:
             self.state.flush()
         self.executor.shutdown(wait=False, cancel_futures=True)
-
-
-def missed_record(entry: TaskEntry, ctx: RunContext, host: str, now: float, message: str,
-                  extra: dict[str, Any]) -> dict[str, Any]:
-    """A ``task.missed`` record."""
-    return lifecycle_record("task.missed", ctx, entry.spec.schedule, host, now, message, extra=extra)

@@ -19,14 +19,15 @@ import orjson
 from scheduler.context import CURRENT_RUN, RunContext, new_span_id
 from scheduler.decisions import SlotPlan
 from scheduler.errors import LockError
-from scheduler.execute import AttemptResult, run_call, run_command
+from scheduler.execute import AttemptResult, error_from_exception, run_call, run_command
 from scheduler.joblog import base_record, lifecycle_record
 from scheduler.locks import Lease, LocalLocks
 from scheduler.output import OutputRecords
 from scheduler.state import RunRow
 
 if TYPE_CHECKING:
-    from scheduler.engine import Scheduler, TaskEntry
+    from scheduler.engine import Scheduler
+    from scheduler.entries import Armed, TaskEntry
 
 log = logging.getLogger("cronwatch.scheduler")
 _ECS_LEVEL = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn", logging.ERROR: "error",
@@ -69,7 +70,7 @@ class RunDriver:
         self.max_line_bytes = max_line_bytes
         self.host = sched.joblog.host_name
         self.cancel_reasons: dict[str, str] = {}
-        self._buf: list[dict[str, Any]] = []
+        self._buf: list[dict[str, Any] | tuple[Any, ...]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = 0
         self._flush_scheduled = False
@@ -104,13 +105,12 @@ class RunDriver:
         self._flush_scheduled = False
         if self._buf:
             recs, self._buf = self._buf, []
-            data = b"".join([orjson.dumps(r, default=str) + b"\n" for r in recs])
+            data = b"".join([orjson.dumps(r if isinstance(r, dict) else self._started_record(r), default=str)
+                             + b"\n" for r in recs])
             try:
                 self.sched.joblog.write_bytes(data)
             except OSError as exc:
                 log.error("cannot write job log %s: %s", self.sched.joblog.path, exc)
-        if self.sched.state is not None:
-            self.sched.state.push()
 
     def log_missed(self, entry: TaskEntry, plan: SlotPlan, now: float) -> None:
         """One ``task.missed`` record (and the metric) for the slots a plan gave up."""
@@ -177,41 +177,50 @@ class RunDriver:
                 log.warning("cannot renew lock %s: %s", lease.key, exc)
 
     async def run(self, entry: TaskEntry, ctx: RunContext, trigger: str) -> None:
-        """Run ``ctx`` to the end; never raises (cancellation is logged as the run's failure)."""
-        try:
-            await self._run(entry, ctx, trigger)
-        finally:
-            entry.running.pop(ctx.run_id, None)
-            entry.live.pop(ctx.run_id, None)
+        """Run ``ctx`` to the end; never raises (cancellation is logged as the run's failure).
 
-    async def _run(self, entry: TaskEntry, ctx: RunContext, trigger: str) -> None:
+        The hot path (an ``async`` call without a time limit, the first attempt, local locks) is
+        kept to a few operations: the ``task.started`` record is built later, at flush time.
+        """
         sched, spec, m = self.sched, entry.spec, entry.m
         assert m is not None
         clock = sched.clock
         lease: Lease | None = None
-        takeover = False
-        if not isinstance(sched.locks, LocalLocks):
-            lease, takeover = await self._acquire(entry, ctx)
-            if lease is None:
-                return
-            entry.live[ctx.run_id] = ctx
-        start = clock.time()
-        attempts = spec.retries.attempts
+        renewer: asyncio.Future[None] | None = None
         result = AttemptResult("failure")
         stack: str | None = None
-        renewer = asyncio.ensure_future(self._renew(entry, lease)) if lease is not None else None
-        m.running.inc()
-        m.last_run.set(start)
-        extra = {"trigger": trigger, "takeover": True} if takeover else {"trigger": trigger}
+        start = clock.time()
         try:
+            if not isinstance(sched.locks, LocalLocks):
+                lease, takeover = await self._acquire(entry, ctx)
+                if lease is None:
+                    return
+                entry.live[ctx.run_id] = ctx
+                start = clock.time()
+                renewer = asyncio.ensure_future(self._renew(entry, lease))
+                extra = {"trigger": trigger, "takeover": True} if takeover else {"trigger": trigger}
+            else:
+                extra = {"trigger": trigger}
+            attempts = spec.retries.attempts
+            call = entry.call
             for attempt in range(1, attempts + 1):
                 ctx.attempt = attempt
                 t0 = start if attempt == 1 else clock.time()
                 if attempt > 1:
                     ctx.span_id = new_span_id()
-                self.emit(lifecycle_record("task.started", ctx, spec.schedule, self.host, t0,
-                                           f"task started (attempt {attempt}/{attempts})", extra=extra))
-                result, stack = await self._attempt(entry, ctx)
+                self._defer_started(ctx, spec.schedule, t0, attempt, attempts, extra)
+                if call is not None and call.is_async and spec.timeout is None:
+                    token = CURRENT_RUN.set(ctx)
+                    try:
+                        await (call.fn(ctx) if call.wants_ctx else call.fn())
+                        result = AttemptResult("success")
+                    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+                        result = AttemptResult("failure", error_from_exception(exc))
+                    finally:
+                        CURRENT_RUN.reset(token)
+                else:
+                    m.last_run.set(t0)  # slow path (process, thread, time limit): show the start at once
+                    result, stack = await self._attempt(entry, ctx)
                 if result.outcome == "success" or attempt == attempts:
                     break
                 now = clock.time()
@@ -233,10 +242,37 @@ class RunDriver:
         finally:
             if renewer is not None:
                 renewer.cancel()
-        self._finish(entry, ctx, trigger, start, result, stack)
+            entry.running.pop(ctx.run_id, None)
+        if lease is not None or isinstance(sched.locks, LocalLocks):
+            self._finish(entry, ctx, trigger, start, result, stack)
+        entry.live.pop(ctx.run_id, None)
         if lease is not None:
             with contextlib.suppress(LockError):
                 await sched.locks.complete(lease)
+
+    async def run_armed(self, entry: TaskEntry, armed: Armed, gate: asyncio.Future[bool]) -> None:
+        """A run prepared ahead of its slot: wait for the gate, then run if the tick released it."""
+        try:
+            opened = await gate
+        except asyncio.CancelledError:
+            return
+        if opened and armed.go:
+            await self.run(entry, armed.ctx, "schedule")
+
+    def _defer_started(self, ctx: RunContext, schedule: str, ts: float, attempt: int, attempts: int,
+                       extra: dict[str, Any]) -> None:
+        """Queue a ``task.started`` record, built when the log is flushed (after the burst has started)."""
+        self._buf.append((ctx, ctx.span_id, schedule, ts, attempt, attempts, extra))
+        if not self._flush_scheduled and self._loop is not None:
+            self._flush_scheduled = True
+            self._loop.call_soon(self.flush_log)
+
+    def _started_record(self, item: tuple[Any, ...]) -> dict[str, Any]:
+        ctx, span_id, schedule, ts, attempt, attempts, extra = item
+        rec = lifecycle_record("task.started", ctx, schedule, self.host, ts,
+                               f"task started (attempt {attempt}/{attempts})", extra=extra)
+        rec["span.id"], rec["task.attempt"] = span_id, attempt
+        return rec
 
     def _with_stack(self, result: AttemptResult, stack: str | None) -> dict[str, str] | None:
         if result.error is None or not stack or "stack_trace" in result.error:
@@ -249,6 +285,7 @@ class RunDriver:
         assert m is not None
         end = sched.clock.time()
         duration = end - start
+        m.last_run.set(start)
         if trigger == "schedule":
             sched.metrics.lateness.observe(max(0.0, start - ctx.scheduled_at))
         if result.outcome == "success":
@@ -265,7 +302,6 @@ class RunDriver:
                                        error=err, extra=extra))
             m.failure.inc()
         m.duration.observe(duration)
-        m.running.dec()
         if sched.state is not None:
             err = result.error or {}
             sched.state.record_run(RunRow(ctx.run_id, name, ctx.trace_id, ctx.scheduled_at, start, end,

@@ -48,7 +48,7 @@ class Service:
         self.locks: Locks = (RedisLocks(c.redis_url.get_secret_value(), c.redis_prefix) if c.redis_url
                              else LocalLocks())
         self.sched = Scheduler(self.joblog, state=self.state, locks=self.locks, clock=clock,
-                               max_line_bytes=c.max_line_bytes)
+                               max_line_bytes=c.max_line_bytes, manage_gc=True)
         self._mtime = self._config_mtime()
         self._stop = asyncio.Event()
         self.runner: web.AppRunner | None = None
@@ -141,6 +141,8 @@ class Service:
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
         self.address = sockets[0].getsockname()[:2] if sockets else (host, port)
+        if self.token is None and host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning("the task API on %s:%s has no api_token: anyone who can reach it can run commands", host, port)
         log.info("scheduler listening on http://%s:%s with %d task(s)", self.address[0], self.address[1],
                  len(self.sched.tasks), extra={"log.file.path": str(self.joblog.path)})
 

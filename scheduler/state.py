@@ -102,6 +102,10 @@ class StateStore:
         self._pending.append(("delete", name))
         self.push()
 
+    def pending(self) -> int:
+        """How many writes wait for :meth:`push`."""
+        return len(self._pending)
+
     def push(self) -> None:
         """Hand what was noted so far to the writer thread."""
         if self._pending:

@@ -126,6 +126,7 @@ def run_cmd(config_path: str | None, hosts: str | None, index_prefix: str | None
     from cronwatch.errors import ConfigError
     from shipper.app import open_pipeline
     from shipper.logmetrics import ShipperMetrics
+    from shipper.sink.service import redact_url
 
     cfg = load(config_path, hosts=hosts, index_prefix=index_prefix, tz=tz, state=state, paths=paths)
     if not cfg.inputs:
@@ -139,7 +140,8 @@ def run_cmd(config_path: str | None, hosts: str | None, index_prefix: str | None
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with open_pipeline(cfg, metrics=metrics) as pipeline:
-            log.info("shipper started", extra={"inputs": [i.paths for i in cfg.inputs], "hosts": cfg.sink.hosts})
+            log.info("shipper started", extra={"inputs": [i.paths for i in cfg.inputs],
+                                               "hosts": [redact_url(h) for h in cfg.sink.hosts]})
             stats = await pipeline.run(stop)
         log.info("shipper stopped", extra={"lines": stats.lines, "indexed": stats.indexed, "dead_lettered": stats.dead})
 
@@ -202,10 +204,14 @@ def check_cmd(config_path: str | None, hosts: str | None, index_prefix: str | No
     """Validate the configuration, compile the patterns and test the store connection."""
     from shipper.app import compile_parsers, make_service, prefixes
     from shipper.sink.errors import SinkError
+    from shipper.sink.service import redact_url
+    from shipper.tail.checkpoint import CheckpointStore
     from shipper.tail.discovery import expand
 
     cfg = load(config_path, hosts=hosts, index_prefix=index_prefix, tz=tz, state=state)
     click.echo(f"ok   configuration ({config_path or 'defaults'})")
+    states = CheckpointStore(cfg.state_dir).load()
+    click.echo(f"ok   state directory {cfg.state_dir}: {len(states)} file(s) checkpointed")
     compile_parsers(cfg.inputs)
     click.echo(f"ok   {len(cfg.inputs)} input(s): patterns compile")
     for i, inp in enumerate(cfg.inputs):
@@ -216,7 +222,8 @@ def check_cmd(config_path: str | None, hosts: str | None, index_prefix: str | No
         service = make_service(cfg)
         try:
             dist = await service.info()
-            return f"{dist} at {', '.join(cfg.sink.hosts)}; index prefixes {', '.join(prefixes(cfg))}"
+            hosts = ", ".join(redact_url(h) for h in cfg.sink.hosts)
+            return f"{dist} at {hosts}; index prefixes {', '.join(prefixes(cfg))}"
         finally:
             await service.close()
 

@@ -35,6 +35,10 @@ log = logging.getLogger("cronwatch.shipper")
 POLL = 0.1
 
 
+class Stopping(Exception):
+    """A stop was requested while the reader waited for room in the send queue."""
+
+
 class ParserLike(Protocol):
     """What the runner needs from a compiled parser: a decoder per file."""
 
@@ -104,6 +108,7 @@ class Pipeline:
         self.workers: list[asyncio.Task[None]] = []
         self.sending = 0
         self.lag_paths: set[str] = set()
+        self.stop_event: asyncio.Event | None = None
         self.prepared = False
         self.on_progress: Callable[[int, int], None] | None = None  # (bytes, lines) read
 
@@ -183,11 +188,28 @@ class Pipeline:
             return self.namer.name(prefix, {"@timestamp": _read_ts(ev)})
 
     async def submit(self) -> None:
-        """Hand the current batch to the senders (waits while ``max_in_flight`` batches are queued)."""
+        """Hand the current batch to the senders (waits while ``max_in_flight`` batches are queued).
+
+        Raises :class:`Stopping` when a stop is requested while waiting: the batch is dropped
+        unacknowledged, so its lines are read again at the next start.
+        """
         b = self.batch
         self.batch = Batch(self.clock.monotonic())
-        if b.items:
+        if not b.items:
+            return
+        if not self.queue.full() or self.stop_event is None:
             await self.queue.put(b)
+            return
+        put = asyncio.ensure_future(self.queue.put(b))
+        stop = asyncio.ensure_future(self.stop_event.wait())
+        try:
+            await asyncio.wait({put, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not put.done():
+                put.cancel()
+        if not put.done() or put.cancelled():
+            raise Stopping
 
     async def _worker(self) -> None:
         while True:
@@ -295,6 +317,7 @@ class Pipeline:
         clock = self.clock
         lim = self.limits
         self.tailer.restore(self.checkpoints.load())
+        self.stop_event = stop
         self.start_workers()
         next_scan = next_save = clock.monotonic()
         try:
@@ -315,13 +338,15 @@ class Pipeline:
                 else:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), POLL)
+        except Stopping:
+            pass
         finally:
             await self.shutdown()
         return self.stats
 
     async def shutdown(self) -> None:
         """Send the open batch, wait for deliveries (bounded), write the last checkpoint, close files."""
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(TimeoutError, Stopping):
             await asyncio.wait_for(self.submit(), self.limits.shutdown_timeout)
         delivered = await self.stop_workers(self.limits.shutdown_timeout)
         if not delivered:

@@ -26,6 +26,7 @@ import orjson
 from alerter.model import Outcome, Result
 
 MAX_DETAIL = 300
+RATE_LIMITED = "rate limited"  # marks details of rate-limit answers (the robots then wait a whole window)
 _SECRET_QUERY_KEYS = frozenset({"key", "access_token", "sign", "token", "secret", "sentry_key"})
 
 
@@ -161,7 +162,7 @@ def classify_status(answer: HttpAnswer, now: float, scrub: Scrubber) -> Result |
         return None
     snippet = scrub(answer.body[:200].decode("utf-8", errors="replace"))
     if status == 429:
-        return Result(Outcome.RETRY, f"HTTP 429 rate limited: {snippet}",
+        return Result(Outcome.RETRY, f"HTTP 429 {RATE_LIMITED}: {snippet}",
                       parse_retry_after(answer.headers.get("retry-after"), now))
     if status >= 500 or status == 408:
         return Result(Outcome.RETRY, f"HTTP {status}: {snippet}", parse_retry_after(answer.headers.get("retry-after"), now))
@@ -181,7 +182,7 @@ def classify_errcode(data: Any, *, retry_codes: frozenset[int], rate_limit_codes
     if code == 0:
         return Result(Outcome.SENT, "ok")
     if code in rate_limit_codes:
-        return Result(Outcome.RETRY, f"errcode {code} (rate limited): {msg}", rate_limit_wait)
+        return Result(Outcome.RETRY, f"errcode {code} ({RATE_LIMITED}): {msg}", rate_limit_wait)
     if code in retry_codes:
         return Result(Outcome.RETRY, f"errcode {code}: {msg}")
     return Result(Outcome.PERMANENT, f"errcode {code}: {msg}")

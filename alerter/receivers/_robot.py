@@ -33,7 +33,15 @@ from alerter.receivers._common import (
     templates_of,
     write_dry_run,
 )
-from alerter.receivers._http import HttpAnswer, Scrubber, classify_errcode, classify_status, dumps, post
+from alerter.receivers._http import (
+    RATE_LIMITED,
+    HttpAnswer,
+    Scrubber,
+    classify_errcode,
+    classify_status,
+    dumps,
+    post,
+)
 from alerter.receivers._ratelimit import TokenBucket
 from alerter.receivers._truncate import cut_lines, fit_alerts
 from alerter.templating import GroupView, MessageView, Rendered, Templates, group_view, message_view
@@ -64,7 +72,8 @@ class RobotIntegration:
         self.opts = opts
         self.send_resolved = opts.send_resolved
         self.http = ctx.http
-        if opts.http_config.needs_own_client():  # a private CA or a proxy; TLS is always verified
+        self._own_http = opts.http_config.needs_own_client()
+        if self._own_http:  # a private CA or a proxy; TLS is always verified
             try:
                 self.http = opts.http_config.client(Path(ctx.extra.get("config_dir", ".")),
                                                     opts.timeout.total_seconds())
@@ -176,7 +185,7 @@ class RobotIntegration:
                           retry_after=max(wait, 0.5))
 
     def _rate_limited(self, result: Result) -> bool:
-        return "rate limited" in result.detail
+        return RATE_LIMITED in result.detail
 
     def _supersede(self, n: Notification, key: str, mono: float) -> None:
         old = self._pending.get(n.group_key)
@@ -223,13 +232,15 @@ class RobotIntegration:
             await self.clock.sleep(wait)
 
     async def aclose(self) -> None:
-        """Stop the summary timer (buffered notifications stay with the engine's retries)."""
+        """Stop the summary timer (buffered notifications stay with the engine's retries); close our own client."""
         if self._timer is not None and not self._timer.done():
             self._timer.cancel()
             try:
                 await self._timer
             except asyncio.CancelledError:
                 pass
+        if self._own_http:
+            await self.http.aclose()
 
     async def _send(self, notifications: list[Notification]) -> Result:
         try:

@@ -66,6 +66,11 @@ class DingtalkConfig(RobotOptions):
                              f"(got {', '.join(given) or 'none'})")
         if self.secret is not None and self.secret_file:
             raise ValueError("give secret or secret_file, not both")
+        if self.secret is not None and not self.secret.get_secret_value().strip().startswith("SEC"):
+            raise ValueError("secret: a DingTalk signing secret starts with SEC (copy it from the robot's "
+                             "security settings, 加签); the access token goes in webhook_url/access_token")
+        if self.webhook_url is not None:
+            _check_url(self.webhook_url.get_secret_value(), "access_token")
         if not 256 <= self.max_bytes <= MAX_BODY_BYTES:
             raise ValueError(f"max_bytes must be between 256 and {MAX_BODY_BYTES}")
         return self
@@ -84,6 +89,22 @@ class DingtalkConfig(RobotOptions):
         return DingtalkIntegration(self, ctx)
 
 
+def _check_url(url: str, param: str) -> None:
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("webhook_url must be an http(s) URL")
+    if not urllib.parse.parse_qs(parts.query).get(param):
+        raise ValueError(f"webhook_url has no {param}= parameter")
+
+
+def _without_signature(url: str) -> str:
+    """Drop a ``timestamp``/``sign`` pasted along with the URL: they are computed per request."""
+    parts = urllib.parse.urlsplit(url)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+             if k not in ("timestamp", "sign")]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
 def _path(ctx: BuildContext | None, value: str | None) -> str | None:
     return config_path(ctx, value) if ctx is not None else value
 
@@ -98,8 +119,9 @@ class DingtalkIntegration(RobotIntegration):
 
     def __init__(self, cfg: DingtalkConfig, ctx: BuildContext) -> None:
         self.cfg = cfg
-        self._url = cfg.url(ctx)
-        self._secret = read_secret(cfg.secret, _path(ctx, cfg.secret_file), "dingtalk_configs.secret_file")
+        self._url = _without_signature(cfg.url(ctx).strip())
+        secret = read_secret(cfg.secret, _path(ctx, cfg.secret_file), "dingtalk_configs.secret_file")
+        self._secret = secret.strip() if secret else None  # a stray newline or space gives 310000
         token = urllib.parse.parse_qs(urllib.parse.urlsplit(self._url).query).get("access_token", [""])[0]
         super().__init__(cfg, ctx, Scrubber(self._url, token, self._secret))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import smtplib
 import socket
 import ssl
@@ -71,19 +72,22 @@ class EmailConfig(MessageOptions):
     @field_validator("html")
     @classmethod
     def _html(cls, v: str | None) -> str | None:
-        return check_template(v, "html", "html")
+        return None if _is_am_default(v) else check_template(v, "html", "html")
 
     @field_validator("text")
     @classmethod
     def _text(cls, v: str | None) -> str | None:
-        return check_template(v, "text")
+        return None if _is_am_default(v) else check_template(v, "text")
 
     @field_validator("headers")
     @classmethod
     def _headers(cls, v: dict[str, str]) -> dict[str, str]:
+        out = {}
         for name, value in v.items():
-            check_template(value, f"headers.{name}")
-        return v
+            if not _is_am_default(value):  # Alertmanager's default subject means our built-in one
+                check_template(value, f"headers.{name}")
+                out[name] = value
+        return out
 
     @model_validator(mode="after")
     def _checks(self) -> EmailConfig:
@@ -104,6 +108,14 @@ class EmailConfig(MessageOptions):
     def build(self, ctx: BuildContext) -> EmailIntegration:
         """The integration for this entry, with ``global.smtp_*`` defaults filled in."""
         return EmailIntegration(self, ctx)
+
+
+_AM_DEFAULTS = re.compile(r'^\s*\{\{\s*template\s+"email\.default\.(html|subject|text)"\s+\.\s*\}\}\s*$')
+
+
+def _is_am_default(value: str | None) -> bool:
+    """Alertmanager's own default templates (``{{ template "email.default.html" . }}``) mean "the built-in"."""
+    return value is not None and _AM_DEFAULTS.match(value) is not None
 
 
 def _split_hostport(value: str) -> tuple[str, int]:
@@ -131,7 +143,8 @@ class EmailIntegration:
         self.hello = cfg.hello or getattr(g, "smtp_hello", None) or socket.getfqdn()
         self.username = cfg.auth_username or getattr(g, "smtp_auth_username", None)
         password_file = cfg.auth_password_file or getattr(g, "smtp_auth_password_file", None)
-        pw = cfg.auth_password or getattr(g, "smtp_auth_password", None)
+        pw = (cfg.auth_password or cfg.auth_secret or getattr(g, "smtp_auth_password", None)
+              or getattr(g, "smtp_auth_secret", None))  # auth_secret is CRAM-MD5's, which smtplib tries first
         self._password = read_secret(pw, config_path(ctx, password_file), "email_configs.auth_password_file")
         self.require_tls = cfg.require_tls if cfg.require_tls is not None else getattr(g, "smtp_require_tls", True)
         self.scrub = Scrubber(self._password)

@@ -148,6 +148,7 @@ class SentryIntegration:
         except ValueError as exc:
             raise ConfigError(f"sentry_configs.dsn_file {cfg.dsn_file}: {exc}") from None
         self.scrub = Scrubber(text, self.dsn.public_key, self.dsn.secret_key)
+        self._shared_http = ctx.http
         try:
             self.http = cfg.http_config.client(base, cfg.timeout.total_seconds()) \
                 if cfg.http_config.needs_own_client() else ctx.http
@@ -156,6 +157,11 @@ class SentryIntegration:
         self.templates = templates_of(ctx)
         self.custom = cfg.custom_template(self.templates, ctx)
         self.dry_dir = dry_run_dir(cfg, ctx) if cfg.dry_run else None
+
+    async def aclose(self) -> None:
+        """Close the HTTP client of our own (when ``http_config`` needed one)."""
+        if self.http is not None and self.http is not self._shared_http:
+            await self.http.aclose()
 
     def describe(self) -> dict[str, Any]:
         """Non-secret facts for the status API."""

@@ -46,6 +46,12 @@ class WecomConfig(RobotOptions):
         if len(given) != 1:
             raise ValueError("give exactly one of webhook_url, webhook_url_file, key, key_file "
                              f"(got {', '.join(given) or 'none'})")
+        if self.webhook_url is not None:
+            parts = urllib.parse.urlsplit(self.webhook_url.get_secret_value().strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("webhook_url must be an http(s) URL")
+            if not urllib.parse.parse_qs(parts.query).get("key"):
+                raise ValueError("webhook_url has no key= parameter")
         if self.max_bytes is not None and not 64 <= self.max_bytes <= LIMITS[self.message_type]:
             raise ValueError(f"max_bytes must be between 64 and {LIMITS[self.message_type]} for {self.message_type}")
         return self
@@ -77,7 +83,7 @@ class WecomIntegration(RobotIntegration):
 
     def __init__(self, cfg: WecomConfig, ctx: BuildContext) -> None:
         self.cfg = cfg
-        self._url = cfg.url(ctx)
+        self._url = cfg.url(ctx).strip()
         key = urllib.parse.parse_qs(urllib.parse.urlsplit(self._url).query).get("key", [""])[0]
         super().__init__(cfg, ctx, Scrubber(self._url, key))
         self.limit = cfg.max_bytes or LIMITS[cfg.message_type]

@@ -38,7 +38,7 @@ def _choose_input(inputs: list[Any], path: str) -> Any:
 @click.command("parse")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="shipper.yml (the input whose paths match the file is used) or a file of parse settings.")
-@click.option("--tz", "tz", metavar="ZONE", help="IANA time zone of times written without one.")
+@click.option("--tz", "tz", metavar="ZONE", help="IANA time zone of times written without one (default: the config's, else this machine's).")
 @click.option("--pattern", "patterns", multiple=True, metavar="GROK",
               help="Grok pattern to try (repeatable, in order); lines that match none get _grokparsefailure.")
 @click.option("--with-meta", is_flag=True, help='Print {"_index", "_id", "_source"} as the sink would index it.')

@@ -42,7 +42,13 @@ class MultilineConfig(Model):
 
 
 class ParseConfig(Model):
-    """How the lines of one input become ECS documents."""
+    """How the lines of one input become ECS documents.
+
+    ``timezone``: IANA zone of times written without one (default: the machine's zone, where the
+    jobs that write the logs run). ``task_from_path``: a regex with ``(?P<task>...)`` applied to
+    the file path. ``labels``/``fields``: static values added to every document (``fields`` with
+    a contract name such as ``service.name`` go to the top level, others under ``extra``).
+    """
 
     codec: Codec = "auto"
     patterns: list[str] = Field(default_factory=list)

@@ -11,7 +11,8 @@ record:
 - ``panic:`` / ``fatal error:`` start a record of their own (level ``fatal``, the previous
   record's time); it and a ``goroutine N [...]:`` dump run until a line that starts a new record
   (a time stamp, a JSON object, logfmt);
-- a blank line inside a stack continues it; outside one it is dropped (no event).
+- a blank line inside a stack continues it; outside one it makes no event (the pending record's
+  span covers it, its text does not).
 
 A record is cut at ``max_lines``/``max_bytes`` (the next lines form a new record; Logstash's tags
 ``multiline_codec_max_lines_reached`` / ``..._max_bytes_reached``), flushed when it has waited
@@ -88,7 +89,7 @@ class LineDecoder:
                 return [event]
             doc = self._document(ftext, self.path, first.offset, first.read_time, None, None, self.task)
             self._prev_ts = doc["@timestamp"]
-            event = Event(doc, first.offset, first.end,
+            event = Event(doc, first.offset, self._end,
                           {"raw": ftext, "source": self.source, "read_time": first.read_time})
             self._first = line  # the new pending record; it cannot open a stack (see _MAYBE_CONT)
             self._end = line.end
@@ -96,7 +97,10 @@ class LineDecoder:
             self._bytes = len(text)
             return [event]
         cont = self._continues(text)
-        if cont is None:  # a blank line outside a stack: nothing to index
+        if cont is None or (not cont and (not text or text.isspace())):
+            # a blank line outside a stack is no event of its own; the pending record's span covers
+            # it (its text and id do not change), so the checkpoint can pass it
+            self._end = line.end
             return []
         if not cont:
             event = self._emit()

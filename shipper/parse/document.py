@@ -49,6 +49,7 @@ for _slot, _target, _names in (
 ):
     for _n in _names:
         KNOWN[_n] = (_slot, _target)
+TS_RANK = {name: i for i, name in enumerate(n for n, (slot, _) in KNOWN.items() if slot == TS)}
 for _n in nz.DURATION_FIELDS:
     KNOWN[_n] = (DURATION, "event.duration")
 
@@ -158,6 +159,7 @@ class DocumentBuilder:
         tag_list: list[str] = list(tags) if tags else []  # never the caller's list
         ts_raw: Any = None
         ts_key = "@timestamp"
+        ts_rank = len(TS_RANK)
         if fields:
             known_get = KNOWN.get
             levels_get = nz.LEVELS.get
@@ -175,8 +177,11 @@ class DocumentBuilder:
                 else:
                     slot = known[0]
                     if slot == TS:
-                        if ts_raw is None and (type(value) is str or type(value) is int or type(value) is float):
-                            ts_raw, ts_key = value, key
+                        rank = TS_RANK[key]  # "@timestamp" beats "time" beats ... "date"
+                        if rank < ts_rank and (type(value) is str or type(value) is int or type(value) is float):
+                            if ts_raw is not None:
+                                extra[ts_key] = ts_raw
+                            ts_raw, ts_key, ts_rank = value, key, rank
                         else:
                             extra[key] = value
                         continue

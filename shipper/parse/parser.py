@@ -12,10 +12,10 @@ from shipper.model import Decoder
 from shipper.parse import codecs
 from shipper.parse.config import ParseConfig
 from shipper.parse.document import DocumentBuilder
-from shipper.parse.fastpath import compile_fast_builder
+from shipper.parse.fastpath import FastBuilder, compile_fast_builder
 from shipper.parse.formats import CW_FORMATS
 from shipper.parse.grok import Grok, PatternLibrary, compile_all, compile_grok
-from shipper.parse.timestamps import TimestampParser
+from shipper.parse.timestamps import TimestampParser, local_zone
 
 
 @functools.cache
@@ -57,7 +57,7 @@ class Parser:
             compile_all([f"%{{{n}}}" for n in cfg.pattern_definitions], library, "pattern_definitions", timeout)
         self.format_groks = builtin_formats()
         self.codec = cfg.codec
-        self.timestamps = TimestampParser(cfg.timezone)
+        self.timestamps = TimestampParser(cfg.timezone or local_zone())
         self.builder = DocumentBuilder(self.timestamps, cfg.host or _hostname(), cfg.labels, cfg.fields)
         self.task_rx = re.compile(cfg.task_from_path) if cfg.task_from_path else None
         ml = cfg.multiline
@@ -73,8 +73,8 @@ class Parser:
         else:
             self.groks = ()
         self.n_user = len(self.user_groks)
-        # per grok: its matcher and a generated document builder (None: the generic path)
-        self.plan = tuple(
+        # what document() tries in order: (matcher, grok, generated document builder or None)
+        self.plan: tuple[tuple[Any, Grok, FastBuilder | None], ...] = tuple(
             (g.matcher, g, compile_fast_builder(g.field_names, self.builder)
              if g.fast and len(set(g.field_names)) == len(g.field_names) else None)
             for g in self.groks)
@@ -108,19 +108,19 @@ class Parser:
                 if kv is not None and len(kv) >= 2:
                     return build(kv, text, path, offset, read_time, None, stack, tags, task, False)
         elif codec != "grok":
-            fields, tag, from_text = self.decode(text)
-            if tag is not None:
-                tags = [*tags, tag] if tags else [tag]
+            fields, failure, from_text = self.decode(text)
+            if failure is not None:
+                tags = [*tags, failure] if tags else [failure]
             return build(fields, text, path, offset, read_time, None, stack, tags, task, from_text)
         try:
             for matcher, grok, fast in self.plan:
                 m = matcher(text)
                 if m is not None:
                     if fast is not None:
-                        return fast(m, text, path, offset, read_time, stack, tags, task)
+                        return fast(m.groups(), text, path, offset, read_time, stack, tags, task)
                     return build(grok.fields_of(m), text, path, offset, read_time, None, stack, tags, task, True)
         except GrokTimeout:
-            tag: str | None = "_groktimeout"
+            tag: str | None = "_groktimeout"  # the line gives up: no later pattern is tried
         else:
             tag = "_grokparsefailure" if (codec == "grok" or self.n_user) else None
         if tag is not None:

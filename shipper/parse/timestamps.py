@@ -13,17 +13,19 @@ costs one regex match and one dict lookup per line. Forms understood:
   to ``now`` without being more than a week in the future (New Year safe)
 - ``22/Nov/2026:10:00:00 +0800`` (HTTP), RFC 2822, ``Mon Jan  2 15:04:05 [MST ]2006`` (ANSI C / Unix)
 
-A local time in a zone with daylight saving: an ambiguous (repeated) time is the first
+Times without a zone are read in the input's ``timezone``, by default the machine's own zone
+(:func:`local_zone`). A local time in a zone with daylight saving: an ambiguous (repeated) time is the first
 occurrence; a time skipped by the jump is read with the offset before it (so it lands just
 after the jump). Anything else → None (the caller tags ``_dateparsefailure``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _ISO = re.compile(
     r"\s*(\d{4})[-/](\d\d)[-/](\d\d)(?:[Tt ]| - )(\d\d):(\d\d)(?::(\d\d))?(?:[.,](\d+))?"
@@ -37,6 +39,32 @@ _ANSIC = re.compile(
     r"\s*(?:[A-Z][a-z]{2} )?([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?"
     r"(?: ([A-Z]{2,5}|[+-]\d{4}))? (\d{4})\s*"
 )
+def local_zone() -> tzinfo:
+    """The machine's time zone (``TZ``, else ``/etc/localtime``), with its DST rules; UTC if unknown.
+
+    Jobs write zone-less times in the local zone of the host they run on, so that is the
+    default for an input without ``timezone`` (assuming UTC is a known trap: beats#3898).
+    """
+    name = os.environ.get("TZ", "").lstrip(":")
+    candidates = [name] if name else []
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "/zoneinfo/" in target:
+            candidates.append(target.split("/zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for key in candidates:
+        try:
+            return ZoneInfo(key)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    try:
+        with open("/etc/localtime", "rb") as fh:
+            return ZoneInfo.from_file(fh, key="localtime")
+    except (OSError, ValueError):
+        return UTC
+
+
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _UTC_NAMES = frozenset({"Z", "z", "UTC", "GMT"})

@@ -51,6 +51,17 @@ def parse_distribution(info: dict[str, Any]) -> Distribution:
     return dist
 
 
+def redact_url(url: str) -> str:
+    """``url`` without any ``user:password@`` part, for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host, slash, path = rest.partition("/")
+    if "@" in host:
+        host = "[REDACTED]@" + host.rsplit("@", 1)[1]
+    return f"{scheme}://{host}{slash}{path}"
+
+
 def gzip_bytes(data: bytes, level: int = 1) -> bytes:
     """``data`` as a gzip member (level 1: the sink's CPU matters more than a few bytes)."""
     comp = zlib.compressobj(level, zlib.DEFLATED, 31)
@@ -96,7 +107,8 @@ class StoreService:
             except httpx.TransportError as exc:
                 last = exc
                 self._next += 1
-        raise StoreUnavailable(f"store unreachable ({', '.join(self.hosts)}): {type(last).__name__}: {last}") from None
+        where = ", ".join(redact_url(h) for h in self.hosts)
+        raise StoreUnavailable(f"store unreachable ({where}): {type(last).__name__}") from None
 
     async def info(self) -> Distribution:
         """Detect the distribution and version (``GET /``)."""

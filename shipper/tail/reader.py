@@ -52,20 +52,27 @@ class LineReader:
             data = data[nl + 1 :]
             self.skipping = False
         buf = self.partial + data if self.partial else data
-        pieces = buf.split(b"\n")
-        rest = pieces.pop()
         pos = self.line_start
-        append = out.append
-        for piece in pieces:
-            end = pos + len(piece) + 1
-            if piece.endswith(b"\r"):
-                piece = piece[:-1]
-            append(RawLine(piece.decode("utf-8", "replace"), pos, end, now))
-            pos = end
+        cut = buf.rfind(b"\n") + 1
+        rest = buf[cut:]
+        if cut and buf.isascii() and b"\r" not in buf:  # common case: characters are bytes
+            lines = buf[: cut - 1].decode("ascii").split("\n")
+            for text in lines:
+                end = pos + len(text) + 1
+                out.append(RawLine(text, pos, end, now))
+                pos = end
+        elif cut:
+            append = out.append
+            for piece in buf[: cut - 1].split(b"\n"):
+                end = pos + len(piece) + 1
+                if piece.endswith(b"\r"):
+                    piece = piece[:-1]
+                append(RawLine(piece.decode("utf-8", "replace"), pos, end, now))
+                pos = end
         self.line_start = pos
         self.partial = rest
         if len(rest) > self.max_line_bytes:
-            append(RawLine(rest[: self.max_line_bytes].decode("utf-8", "replace"), pos, pos + len(rest), now))
+            out.append(RawLine(rest[: self.max_line_bytes].decode("utf-8", "replace"), pos, pos + len(rest), now))
             self.line_start = pos + len(rest)
             self.partial = b""
             self.skipping = True

@@ -85,3 +85,35 @@ def metric_names_in(expr: str) -> set[str]:
     for name in re.findall(r"(?<![\w:])(cronwatch_[a-z_]+)(?![\w:])", expr):
         names.add(re.sub(r"_(bucket|sum|count)$", "", name))
     return names
+
+
+def kibana_objects() -> list[dict[str, Any]]:
+    """Every saved object of every dashboards/kibana/*.ndjson file."""
+    import json
+
+    out = []
+    for path in sorted(KIBANA.glob("*.ndjson")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert line.strip(), f"{path.name}:{n}: empty line"
+            out.append(json.loads(line))
+    return out
+
+
+def kql_fields(query: str) -> set[str]:
+    """The field names a KQL query uses (``field : value``), quoted values removed first."""
+    unquoted = re.sub(r'"(?:[^"\\]|\\.)*"', '""', query)
+    return set(re.findall(r"([A-Za-z@_][\w.@]*)\s*:", unquoted))
+
+
+def search_source(obj: dict[str, Any]) -> dict[str, Any]:
+    """The parsed searchSourceJSON of a saved object."""
+    import json
+
+    source: dict[str, Any] = json.loads(obj["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    return source
+
+
+def kql_to_query_string(query: str) -> str:
+    """The simple KQL the saved objects use, as Lucene query_string syntax (`a : ("x" or "y")` → `a:("x" OR "y")`)."""
+    out = re.sub(r"\s*:\s*", ":", query)
+    return re.sub(r"\b(and|or|not)\b", lambda m: m.group(1).upper(), out)

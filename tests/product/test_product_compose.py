@@ -33,7 +33,8 @@ ONE_SHOTS = {"certs", "es-setup", "rules-init", "kibana-init"}
 def compose_schema() -> dict[str, Any]:
     """The Compose specification JSON schema (vendored by check-jsonschema)."""
     vendor = importlib.resources.files("check_jsonschema.builtin_schemas.vendor")
-    return json.loads(vendor.joinpath("compose-spec.json").read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(vendor.joinpath("compose-spec.json").read_text(encoding="utf-8"))
+    return schema
 
 
 def schema_errors(doc: Any) -> list[str]:
@@ -46,7 +47,8 @@ def schema_errors(doc: Any) -> list[str]:
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     """The parsed docker-compose.yml."""
-    return load_yaml(COMPOSE)
+    doc: dict[str, Any] = load_yaml(COMPOSE)
+    return doc
 
 
 def env_example() -> dict[str, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from product_support import KIBANA, alerting_rules
+from product_support import KIBANA, alerting_rules, kibana_objects, kql_fields, search_source
 
 from shipper.config import SinkConfig
 from shipper.sink.template import mappings
@@ -17,13 +17,8 @@ AGGREGATABLE = {"keyword", "long", "date", "integer", "double", "float", "boolea
 
 
 def saved_objects() -> list[dict[str, Any]]:
-    """Every saved object of every dashboards/kibana/*.ndjson file."""
-    out = []
-    for path in sorted(KIBANA.glob("*.ndjson")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            assert line.strip(), f"{path.name}:{n}: empty line"
-            out.append(json.loads(line))
-    return out
+    """Every saved object of the Kibana files."""
+    return kibana_objects()
 
 
 def template_fields() -> dict[str, str]:
@@ -52,17 +47,6 @@ def field_type(field: str) -> str:
     if field.startswith("extra."):
         return "keyword"
     raise AssertionError(f"field {field!r} is not in the index template (shipper/sink/template.py)")
-
-
-def kql_fields(query: str) -> set[str]:
-    """The field names a KQL query uses (``field : value``), quoted values removed first."""
-    unquoted = re.sub(r'"(?:[^"\\]|\\.)*"', '""', query)
-    return set(re.findall(r"([A-Za-z@_][\w.@]*)\s*:", unquoted))
-
-
-def search_source(obj: dict[str, Any]) -> dict[str, Any]:
-    """The parsed searchSourceJSON of an object."""
-    return json.loads(obj["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
 
 
 OBJECTS = saved_objects()

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from product_support import (
@@ -77,7 +78,7 @@ def test_alert_names_are_unique() -> None:
 
 
 @pytest.mark.parametrize("rule", alerting_rules(), ids=lambda r: r["alert"])
-def test_alert_carries_contract_labels_and_annotations(rule: dict) -> None:
+def test_alert_carries_contract_labels_and_annotations(rule: dict[str, Any]) -> None:
     """Every alert has a severity tier, a team, and the four contract annotations."""
     labels = rule.get("labels", {})
     assert labels.get("severity") in SEVERITIES
@@ -92,7 +93,7 @@ def test_alert_carries_contract_labels_and_annotations(rule: dict) -> None:
 @pytest.mark.parametrize("rule", [r for r in alerting_rules() if r["alert"].startswith(("CronwatchTask",
                                                                                         "CronwatchLogTask"))],
                          ids=lambda r: r["alert"])
-def test_task_alerts_link_to_the_tasks_logs(rule: dict) -> None:
+def test_task_alerts_link_to_the_tasks_logs(rule: dict[str, Any]) -> None:
     """Per-task alerts keep the `task` label and link Kibana Discover filtered by task.name."""
     assert "task" in rule["expr"]
     url = rule["annotations"]["kibana_url"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cronwatch.clock import Clock, FakeClock
@@ -23,10 +23,10 @@ async def settle(rounds: int = 30) -> None:
         await asyncio.sleep(0)
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
     """Wait (real time) until ``check()`` is true, e.g. for work done in threads or subprocesses."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not check():
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")

@@ -14,7 +14,8 @@ from scheduler.api import build_app
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-NEW = {"name": "added", "schedule": "@every 1h", "command": ["true"], "labels": {"team": "api"}}
+NEW = {"name": "added", "schedule": "@every 1h", "command": ["true"], "labels": {"team": "api"},
+       "env": {"DB_PASSWORD": "hunter2", "MODE": "fast"}}
 
 
 @pytest.fixture
@@ -62,6 +63,8 @@ async def test_create_get_update_delete(api: tuple[TestClient, Harness]) -> None
     assert resp.status == 201
     view = await resp.json()
     assert view["source"] == "api" and view["spec"]["labels"] == {"team": "api"}
+    assert view["spec"]["env"] == {"DB_PASSWORD": "[REDACTED]", "MODE": "fast"}
+    assert "hunter2" not in await (await client.get("/tasks")).text()
     assert (await client.get("/tasks/added")).status == 200
     resp = await client.put("/tasks/added", json={"schedule": "@every 2h", "command": ["true"]}, headers=AUTH)
     assert resp.status == 200 and (await resp.json())["spec"]["schedule"] == "@every 2h"
@@ -123,3 +126,18 @@ async def test_healthz(api: tuple[TestClient, Harness]) -> None:  # type: ignore
     resp = await client.get("/healthz")
     body = await resp.json()
     assert resp.status == 200 and body["status"] == "ok" and body["tasks"] == 1
+
+
+async def test_api_tasks_survive_a_restart(tmp_path: Path) -> None:
+    """A task added through the API is stored in the state and comes back after a restart."""
+    first = Harness(tmp_path, clock=SystemClock())
+    await first.start()
+    async with TestClient(TestServer(build_app(first.sched))) as client:
+        assert (await client.post("/tasks", json=NEW)).status == 201
+        assert (await client.post("/tasks/added/pause")).status == 200
+    await first.stop()
+    second = Harness(tmp_path, clock=SystemClock())
+    await second.start()
+    entry = second.sched.get("added")
+    assert entry.source == "api" and entry.paused and entry.spec.env["DB_PASSWORD"] == "hunter2"
+    await second.stop()

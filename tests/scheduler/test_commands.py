@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,11 @@ async def real(tmp_path: Path):  # type: ignore[no-untyped-def]
     await h.start()
     yield h
     await h.stop()
+
+
+def _resolved(path: Path) -> str:
+    """The path with symlinks resolved."""
+    return str(path.resolve())
 
 
 def _alive(pid: int) -> bool:
@@ -75,7 +79,7 @@ async def test_timeout_kills_the_whole_process_tree(real: Harness, tmp_path: Pat
     await eventually(lambda: bool(real.records("task.timed_out", "slow")))
     (rec,) = real.records("task.timed_out", "slow")
     assert rec["error.type"] == "TimeoutError" and rec["event.outcome"] == "failure"
-    await eventually(lambda: not _alive(child), timeout=5)
+    await eventually(lambda: not _alive(child), within=5)
     assert real.metric("cronwatch_task_runs_total", task="slow", outcome="failure") == 1
 
 
@@ -86,7 +90,7 @@ async def test_process_ignoring_sigterm_is_killed_after_the_grace(real: Harness)
              kill_grace="0.5s")
     t0 = time.monotonic()
     real.sched.run_now("stubborn")
-    await eventually(lambda: bool(real.records("task.timed_out", "stubborn")), timeout=20)
+    await eventually(lambda: bool(real.records("task.timed_out", "stubborn")), within=20)
     assert time.monotonic() - t0 < 10
     (rec,) = real.records("task.timed_out", "stubborn")
     assert rec["extra"]["exit_code"] == -9
@@ -107,4 +111,4 @@ async def test_cwd_is_used(real: Harness, tmp_path: Path) -> None:
     real.sched.run_now("pwd")
     await eventually(lambda: bool(real.records("task.succeeded", "pwd")))
     out = [r for r in real.records(task="pwd") if "event.action" not in r]
-    assert out[0]["message"] == os.path.realpath(tmp_path)
+    assert out[0]["message"] == _resolved(tmp_path)

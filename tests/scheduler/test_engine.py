@@ -192,3 +192,15 @@ async def test_restart_with_catch_up_latest_runs_the_latest_missed_slot_once(tmp
     (started,) = second.records("task.started", "d")
     assert started["extra"]["trigger"] == "catch_up"
     await second.stop()
+
+
+async def test_wall_clock_stepping_back_does_not_fire_a_slot_twice(harness: Harness) -> None:
+    """After an NTP step backwards the next slot is still the one after the last fired: nothing runs twice."""
+    harness.add(name="tick", schedule="@every 5s", call="sched_sample_tasks:record")
+    await harness.start()
+    await harness.advance(5)
+    assert isinstance(harness.clock, FakeClock)
+    harness.clock.set(T0 - 20)  # the wall clock jumps 25 s back
+    await harness.advance(40, step=0.5)
+    slots = [c[2] for c in tasks.CALLS]
+    assert len(slots) == len(set(slots)) and slots[0] == T0 + 5 and slots[1] == T0 + 10

@@ -101,3 +101,16 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
     finally:
         del os.environ["CRONWATCH_SCHEDULER_LISTEN"]
     assert cfg.listen == "127.0.0.1:2" and cfg.tasks[0].command == "true"
+
+
+def test_relative_cwd_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    """A relative cwd resolves against the config file's directory; a missing one is an error with its line."""
+    (tmp_path / "jobs").mkdir()
+    path = tmp_path / "tasks.yml"
+    path.write_text("tasks:\n  - name: a\n    schedule: '@hourly'\n    command: x\n    cwd: jobs\n"
+                    "  - name: b\n    schedule: '@hourly'\n    command: x\n    cwd: nowhere\n")
+    with pytest.raises(ConfigError) as info:
+        load_scheduler_config(str(path))
+    assert info.value.problems == [f"{path}:9: tasks[1].cwd: directory {tmp_path / 'nowhere'} does not exist"]
+    path.write_text("tasks:\n  - name: a\n    schedule: '@hourly'\n    command: x\n    cwd: jobs\n")
+    assert load_scheduler_config(str(path)).tasks[0].cwd == str(tmp_path / "jobs")

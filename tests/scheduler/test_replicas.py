@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -37,6 +38,11 @@ def _config(redis_url: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _healthy(url: str) -> Callable[[], bool]:
+    """A check that the replica at ``url`` answers /healthz."""
+    return lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+
+
 def _start_replica(tmp: Path, i: int, config: Path, slot_file: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": f"{REPO}:{Path(__file__).parent}", "SLOT_FILE": str(slot_file),
@@ -59,7 +65,7 @@ def test_three_replicas_run_each_of_200_slots_exactly_once_despite_a_kill_9(
     replicas = [_start_replica(tmp_path, i, config, slot_file) for i in range(3)]
     try:
         for proc, url in replicas:
-            wait_until(lambda url=url: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, 30, "replica", proc)
+            wait_until(_healthy(url), 30, "replica", proc)
         first = int(time.time()) + 1  # every replica is up from this slot on
         while time.time() < first + 4.5:  # kill between slots, while replica 0 may hold locks of past slots
             time.sleep(0.05)
@@ -137,3 +143,24 @@ async def test_lock_backend_down_means_missed_not_duplicated(tmp_path: Path) -> 
     await h.stop()
     await locks.close()
     await asyncio.sleep(0)
+
+
+async def test_lock_is_renewed_while_a_run_outlives_its_ttl(tmp_path: Path, redis_server: Process) -> None:
+    """A run longer than the lock TTL (3 attempts × 1 s timeout vs 3 s TTL) keeps its lock, then marks it done."""
+    tasks.reset()
+    locks = RedisLocks(f"redis://127.0.0.1:{redis_server.port}/0", "t")
+    h = Harness(tmp_path, clock=SystemClock())
+    h.sched = Scheduler(JobLog(h.log_path, host_name="b"), state=h.state, locks=locks, clock=h.clock)
+    h.sched.add(parse_task({"name": "long", "schedule": "@every 1h", "call": "sched_sample_tasks:gated",
+                            "timeout": "1s", "retries": {"attempts": 4, "initial": "10ms", "max": "10ms"}}))
+    await h.start()
+    ctx = h.sched.run_now("long")
+    key = slot_key("t", "long", ctx.scheduled_at)
+    r = redis.Redis(port=redis_server.port)
+    await asyncio.sleep(3.5)  # past the 3 s TTL: only renewal keeps the key
+    assert r.get(key) is not None and not r.get(key).startswith(b"done:")  # type: ignore[union-attr]
+    await eventually(lambda: bool(h.records("task.timed_out", "long")), within=10)
+    assert r.get(key).startswith(b"done:")  # type: ignore[union-attr]
+    await h.stop()
+    await locks.close()
+    r.close()

@@ -112,7 +112,9 @@ def test_every_sub_second_grid_has_no_float_drift() -> None:
     trig = parse_schedule("@every 100ms")
     t = 1_800_000_000.0
     for _ in range(1000):
-        t = trig.next_after(t)
+        nxt = trig.next_after(t)
+        assert nxt is not None
+        t = nxt
     assert round(t * 1000) == 1_800_000_100_000
 
 
@@ -161,3 +163,13 @@ def test_cli_next_invalid_after_exits_2() -> None:
     result = CliRunner().invoke(scheduler, ["next", "@hourly", "--after", "yesterday"])
     assert result.exit_code == 2
     assert "--after" in result.output
+
+
+def test_top_level_cli_registers_the_scheduler_group() -> None:
+    """``cronwatch scheduler next`` works through the one console command, exit 2 on a bad field."""
+    from cronwatch.cli import cli
+
+    ok = CliRunner().invoke(cli, ["scheduler", "next", "@every 90s", "--after", "2026-11-22T02:00:00Z", "-n", "1"])
+    assert ok.exit_code == 0 and ok.output.strip() == "2026-11-22T02:01:30+00:00"
+    bad = CliRunner().invoke(cli, ["scheduler", "next", "0 25 * * *"])
+    assert bad.exit_code == 2 and 'hour field "25"' in bad.output

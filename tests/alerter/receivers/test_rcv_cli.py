@@ -159,7 +159,7 @@ receivers:
         ctx = BuildContext(http=http, clock=SYSTEM_CLOCK, state_dir=tmp_path / "state",
                            extra={"config_dir": cfg.base_dir, "config": cfg})
         integration = cfg.receivers[0].dingtalk_configs[0].build(ctx)
-        from conftest import make_notification
+        from rcvhelpers import make_notification
 
         result = await integration.notify(make_notification(receiver="preview"))
     assert result.outcome is Outcome.SENT and "dry run" in result.detail
@@ -167,3 +167,17 @@ receivers:
     data = json.loads(path.read_text())
     assert data["dry_run"] and "TaskFailed" in data["messages"][0]["body"]
     assert "dt-token-dry-run" not in path.read_text()
+
+
+def test_template_file_is_relative_to_the_config(tmp_path: Path) -> None:
+    """template_file is read relative to alerter.yml; a missing one is a check-config error naming it."""
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "wecom.j2").write_text("{% for a in m.alerts %}CUSTOM {{ a.task }}{% endfor %}")
+    path = tmp_path / "alerter.yml"
+    path.write_text("route: {receiver: r}\nreceivers:\n  - name: r\n    wecom_configs:\n"
+                    "      - key: k-123456\n        template_file: tpl/wecom.j2\n")
+    result = CliRunner().invoke(cli, ["alerter", "render", "--config", str(path), "--receiver", "r"])
+    assert result.exit_code == 0 and "CUSTOM db_backup" in result.output, result.output
+    path.write_text(path.read_text().replace("tpl/wecom.j2", "tpl/missing.j2"))
+    result = CliRunner().invoke(cli, ["alerter", "check-config", str(path)])
+    assert result.exit_code == 2 and "template_file: cannot read" in result.output and "missing.j2" in result.output

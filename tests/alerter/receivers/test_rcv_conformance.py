@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import make_alert, make_notification, write_ca
 from fakes.blackhole import Blackhole
+from rcvhelpers import make_alert, make_notification, write_ca
 
 from alerter.model import BuildContext, Outcome, Result
 from alerter.receivers.dingtalk import DingtalkConfig

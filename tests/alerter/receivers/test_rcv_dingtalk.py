@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import make_alert, make_notification
 from fakes.robots import DingtalkRobot
+from rcvhelpers import make_alert, make_notification
 
 from alerter.model import BuildContext, Outcome
 from alerter.receivers.dingtalk import DingtalkConfig, sign
@@ -97,3 +97,38 @@ async def test_body_cut_to_20000_bytes_with_count(dingtalk: DingtalkRobot, ctx: 
     rec = dingtalk.received[-1]
     assert len(rec.body) <= 20000
     assert "条告警未显示" in rec.payload["markdown"]["text"]
+
+
+async def test_secret_passed_badly_is_fixed_or_reported(dingtalk: DingtalkRobot, ctx: BuildContext) -> None:
+    """A secret with a trailing newline and a URL with a stale timestamp/sign still sign correctly; a token as secret is a config error."""
+    import pytest
+
+    assert dingtalk.secret is not None
+    url = f"{dingtalk.url}/robot/send?access_token={dingtalk.token}&timestamp=1&sign=stale"
+    cfg = DingtalkConfig.model_validate({"webhook_url": url, "secret": dingtalk.secret + "\n"})
+    assert (await cfg.build(ctx).notify(make_notification())).outcome is Outcome.SENT
+    with pytest.raises(ValueError, match="starts with SEC"):
+        DingtalkConfig.model_validate({"webhook_url": url, "secret": dingtalk.token})
+    with pytest.raises(ValueError, match="no access_token"):
+        DingtalkConfig.model_validate({"webhook_url": f"{dingtalk.url}/robot/send"})
+
+
+async def test_storm_summary_is_signed_and_never_hits_130101(dingtalk: DingtalkRobot, ctx: BuildContext,
+                                                              clock: FakeClock) -> None:
+    """25 groups in a minute: 20 single messages, then one signed zh summary of the other 5 — no 130101."""
+    import asyncio
+
+    integration = config(dingtalk, locale="zh").build(ctx)
+    results = [await integration.notify(make_notification([make_alert(task=f"任务{i}")], group=f"g{i}"))
+               for i in range(25)]
+    assert sum(r.outcome is Outcome.SENT for r in results) == 20
+    clock.advance(61.5)
+    for _ in range(50):
+        await asyncio.sleep(0)
+        if integration.storm_summaries:
+            break
+    assert integration.storm_summaries == 1
+    summary = dingtalk.accepted()[-1]["markdown"]["text"]
+    assert "告警风暴：5 组" in summary and all(f"任务{i}" in summary for i in range(20, 25))
+    assert all(r.errcode == 0 for r in dingtalk.received)
+    await integration.aclose()

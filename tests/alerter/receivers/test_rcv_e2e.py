@@ -14,10 +14,10 @@ from typing import IO
 import httpx
 import pytest
 from aiohttp import web
-from conftest import write_ca
 from fakes.robots import DingtalkRobot, WecomRobot
 from fakes.sentry import SentryServer
 from fakes.smtp import start_scripted_smtp
+from rcvhelpers import write_ca
 
 from cronwatch.testing.services import free_port, start_prometheus, wait_until
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from conftest import make_alert, make_notification, write_ca
 from fakes.smtp import ScriptedSmtp, start_scripted_smtp
+from rcvhelpers import make_alert, make_notification, write_ca
 
 from alerter.config import GlobalConfig
 from alerter.model import BuildContext, Outcome
@@ -118,11 +118,16 @@ async def test_global_smtp_defaults(smtp_tls: ScriptedSmtp, ctx: BuildContext, t
 
 
 def test_go_template_is_rejected_with_a_clear_message() -> None:
-    """Alertmanager's Go template in html is reported, not rendered as garbage."""
+    """A custom Go template in html is reported, not rendered as garbage; Alertmanager's defaults mean the built-in."""
     import pytest
 
     with pytest.raises(ValueError, match="Go template"):
-        EmailConfig.model_validate({"to": "a@example.com", "html": '{{ template "email.default.html" . }}'})
+        EmailConfig.model_validate({"to": "a@example.com", "html": '{{ template "my.html" . }}'})
+    with pytest.raises(ValueError, match="Go template"):
+        EmailConfig.model_validate({"to": "a@example.com", "text": "{{ .CommonLabels.alertname }}"})
+    cfg = EmailConfig.model_validate({"to": "a@example.com", "html": '{{ template "email.default.html" . }}',
+                                      "headers": {"Subject": '{{ template "email.default.subject" . }}'}})
+    assert cfg.html is None and cfg.headers == {}
 
 
 async def test_custom_subject_and_failing_html_fall_back(smtp_tls: ScriptedSmtp, ctx: BuildContext, tmp_path: Path) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_alert, make_notification
 from fakes.sentry import SentryServer
+from rcvhelpers import make_alert, make_notification
 
 from alerter.model import BuildContext, Outcome
 from alerter.receivers.sentry import Dsn, SentryConfig, sentry_rate_limit

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import NOW, make_alert, make_notification
+from rcvhelpers import NOW, make_alert, make_notification
 
 from alerter.model import Alert
 from alerter.receivers._common import MessageOptions

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
-from conftest import make_alert, make_notification
 from fakes.robots import WecomRobot
+from rcvhelpers import make_alert, make_notification
 
 from alerter.model import BuildContext, Outcome
 from alerter.receivers.wecom import WecomConfig
@@ -139,7 +140,7 @@ async def test_buffered_group_is_superseded_by_newer_state(wecom: WecomRobot, ct
     await integration.aclose()
 
 
-async def test_tls_is_verified_with_a_configured_ca(ctx, tmp_path) -> None:
+async def test_tls_is_verified_with_a_configured_ca(ctx: BuildContext, tmp_path: Path) -> None:
     """HTTPS to a robot with a private CA works when the CA is configured and is PERMANENT when it is not."""
     from cronwatch.testing.services import make_tls_pair
 
@@ -149,7 +150,9 @@ async def test_tls_is_verified_with_a_configured_ca(ctx, tmp_path) -> None:
         (tmp_path / "ca.pem").write_bytes(ca_pem)
         url = f"{robot.url}/cgi-bin/webhook/send?key={robot.key}"
         trusted = WecomConfig.model_validate({"webhook_url": url, "http_config": {"tls_config": {"ca_file": "ca.pem"}}})
-        assert (await trusted.build(ctx).notify(make_notification())).outcome is Outcome.SENT
+        integration = trusted.build(ctx)
+        assert (await integration.notify(make_notification())).outcome is Outcome.SENT
+        await integration.aclose()
         untrusted = WecomConfig.model_validate({"webhook_url": url})
         result = await untrusted.build(ctx).notify(make_notification())
         assert result.outcome is Outcome.PERMANENT and "certificate" in result.detail

@@ -148,3 +148,38 @@ def test_offsets_are_bytes_of_first_line(corpus_dir: Path) -> None:
         off = doc["log.offset"]
         assert off == 0 or data[off - 1 : off] == b"\n"
         assert data[off:].startswith(b"2026-11-22")
+
+
+FORMATS = [
+    ('time=2026-11-22T10:00:00.000+08:00 level=INFO msg="sync started" task=sync duration=1.5s',
+     {"@timestamp": "2026-11-22T02:00:00.000Z", "log.level": "info", "message": "sync started", "task.name": "sync",
+      "event.duration": 1_500_000_000}),
+    ('{"time":"2026-11-22T10:00:00.5+08:00","level":"WARN","msg":"slow","task":"sync"}',
+     {"@timestamp": "2026-11-22T02:00:00.500Z", "log.level": "warn", "message": "slow"}),
+    ('{"event": "job done", "level": "info", "timestamp": "2026-11-22T02:00:00.123456Z", "logger": "jobs"}',
+     {"@timestamp": "2026-11-22T02:00:00.123Z", "message": "job done", "log.logger": "jobs"}),
+    ("2026-11-22T10:00:01.123456+08:00 web-1 CRON[23456]: (root) CMD (backup.sh)",
+     {"@timestamp": "2026-11-22T02:00:01.123Z", "host.name": "web-1", "message": "(root) CMD (backup.sh)"}),
+    ("<78>Nov 22 10:00:01 web-1 CRON[23456]: (root) CMD (backup.sh)",
+     {"@timestamp": "2026-11-22T10:00:01.000Z", "log.level": "info", "host.name": "web-1"}),
+    ("ERROR:root:could not connect", {"log.level": "error", "message": "could not connect", "log.logger": "root"}),
+    ("[2026-11-22 10:00:00,001] ERROR in app: failed", {"log.level": "error", "message": "failed"}),
+    ("2026-11-22 10:00:00,001 - jobs.sync - WARNING - late", {"log.level": "warn", "log.logger": "jobs.sync"}),
+    ("2026/11/22 10:00:00.123456 main.go:41: started", {"@timestamp": "2026-11-22T10:00:00.123Z",
+                                                        "message": "started", "extra": {"caller": "main.go:41"}}),
+    ("[GIN-debug] GET /tasks --> main.list (3 handlers)", {"log.level": "debug", "message": "GET /tasks --> main.list (3 handlers)"}),
+    ("2026-11-22T01:00:00.012+08:00  INFO 4242 --- [reports] [   scheduling-1] c.e.ReportJob : done",
+     {"@timestamp": "2026-11-21T17:00:00.012Z", "log.level": "info", "message": "done",
+      "extra": {"pid": "4242", "application": "reports", "thread": "scheduling-1"}}),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), FORMATS)
+def test_more_formats_with_no_configuration(line: str, expected: dict[str, Any]) -> None:
+    """Go slog (text and JSON), structlog, rsyslog RFC 3339, PRI-prefixed syslog, Python's other
+    logging formats, Go ``log`` with file:line, Gin debug lines and Spring Boot 3 parse unaided."""
+    (event,) = events(line + "\n", cfg=ParseConfig(timezone="UTC", host="h"))
+    doc = event.doc
+    assert "tags" not in doc
+    for key, value in expected.items():
+        assert doc[key] == value, (key, doc)

@@ -195,23 +195,48 @@ def test_catastrophic_pattern_is_cut_by_time_budget() -> None:
 
 
 def test_generated_builders_agree_with_the_generic_path(corpus_dir: Path) -> None:
-    """For every corpus line and a few odd ones, the generated fast builder gives the generic document."""
-    parser = compile_parser(ParseConfig(timezone="Asia/Shanghai", host="h", labels={"env": "x"},
-                                        fields={"service.name": "s", "k": "v"}))
-    lines = [line for f in sorted(corpus_dir.glob("*.log")) for line in f.read_text().splitlines()]
-    lines += ["2026-11-22 10:00:00 BOGUS message", "2026-99-22 10:00:00 INFO bad date", "ERROR: x traceId=abc",
-              "<13>1 2026-11-22T02:00:00Z h p 1 - - m", "2026-11-22 10:00:00,123 INFO [a] "]
-    matched = 0
-    for line in lines:
-        for matcher, grok, fast in parser.plan:
-            m = matcher(line)
-            if m is None:
-                continue
-            if fast is not None:
-                matched += 1
-                args = (line, "/p.log", 7, 1795312800.0, ["  frame"], ["_truncated"], "t")
-                generic = parser.builder.build(grok.fields_of(m), args[0], args[1], args[2], args[3], None,
-                                               args[4], args[5], args[6], True)
-                assert fast(m, *args) == generic, line
-            break
-    assert matched > 20
+    """For every corpus line and a few odd ones, the generated fast path gives the generic document."""
+    for cfg in (ParseConfig(timezone="Asia/Shanghai", host="h", labels={"env": "x"}, fields={"service.name": "s", "k": "v"}),
+                ParseConfig(host="h", patterns=[r"%{TIMESTAMP_ISO8601:time} %{LOGLEVEL:lvl} %{GREEDYDATA:msg}",
+                                                r"(?<status>\d{3}) %{WORD:priority}",
+                                                r"D %{DATE_ISO:date} (?:%{TIMESTAMP_ISO8601:time}|-) %{WORD:ts}"])):
+        parser = compile_parser(cfg)
+        lines = [line for f in sorted(corpus_dir.glob("*.log")) for line in f.read_text().splitlines()]
+        lines += ["2026-11-22 10:00:00 BOGUS message", "2026-99-22 10:00:00 INFO bad date", "ERROR: x traceId=abc",
+                  "<13>1 2026-11-22T02:00:00Z h p 1 - - m", "2026-11-22 10:00:00,123 INFO [a] ", "404 x", "abc",
+                  "D 2026-01-01 2026-11-22T02:00:00Z x", "D 2026-01-01 - x", "D 2026-99-01 - y"]
+        matched = 0
+        for line in lines:
+            if line.startswith(("{", "time=")):
+                continue  # JSON and logfmt never take the grok path
+            args = (line, "/p.log", 7, 1795312800.0, ["  frame"], ["_truncated"], "t")
+            fast_doc = parser.document(*args)
+            for grok in parser.groks:
+                fields = grok.parse(line)
+                if fields is not None:
+                    matched += 1
+                    generic = parser.builder.build(fields, line, "/p.log", 7, 1795312800.0, None, ["  frame"],
+                                                   ["_truncated"], "t", True)
+                    assert fast_doc == generic, line
+                    break
+        assert matched > 20
+
+
+def test_logstash_style_pattern_file(tmp_path: Path) -> None:
+    """A pattern file written for Logstash (atomic groups, ``(?<name>...)``, nested fields) works as is."""
+    f = tmp_path / "legacy"
+    f.write_text(
+        "JOBSTAMP %{YEAR}-%{MONTHNUM}-%{MONTHDAY} %{TIME}\n"
+        "JOBLINE (?>%{JOBSTAMP:[@metadata][ts]}) \\[(?<[task][name]>[^\\]]+)\\] %{LOGLEVEL:[log][level]}: "
+        "%{GREEDYDATA:message}\n")
+    cfg = ParseConfig(codec="grok", patterns=["%{JOBLINE}"], pattern_files=[f], timezone="UTC", host="h")
+    doc = one("2026-11-22 10:00:00 [backup] WARNING: disk 91% full", cfg=cfg)
+    assert doc["task.name"] == "backup" and doc["log.level"] == "warn"
+    assert doc["message"] == "disk 91% full"
+    assert doc["extra"] == {"@metadata.ts": "2026-11-22 10:00:00"}
+
+
+def test_odd_field_names_are_safe() -> None:
+    """Field names with quotes, spaces or brackets are plain data: captured, never evaluated."""
+    doc = one("x y z", codec="grok", patterns=["%{WORD:it's} %{WORD:[a b][c]} %{WORD:__import__}"])
+    assert doc["extra"] == {"it's": "x", "a b.c": "y", "__import__": "z"}

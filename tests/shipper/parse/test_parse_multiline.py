@@ -101,6 +101,13 @@ def test_plain_lines_are_not_glued_together() -> None:
     assert found[1]["log.level"] == "error" and "log.level" not in found[0]
 
 
+def test_blank_lines_are_covered_by_the_previous_event() -> None:
+    """Blank lines after a record extend its span (the checkpoint can pass them) but not its text."""
+    evs = events("one\n\n\ntwo\n")
+    assert [e.meta["raw"] for e in evs] == ["one", "two"]
+    assert (evs[0].offset, evs[0].end, evs[1].offset, evs[1].end) == (0, 6, 6, 10)
+
+
 def test_indented_lines_continue_a_record() -> None:
     """Indented lines (wrapped output, frames) belong to the record above them."""
     (doc,) = docs("2026-11-22 10:00:00 INFO summary:\n  copied: 3\n  skipped: 1\n")
@@ -112,6 +119,7 @@ def test_custom_start_pattern() -> None:
     text = "BEGIN one\nmore\nBEGIN two\n"
     assert [d["message"] for d in docs(text, multiline={"start_pattern": "^BEGIN"})] == ["BEGIN one", "BEGIN two"]
     assert len(docs("a\n  b\nTraceback (most recent call last):\n", multiline={"start_pattern": "^"})) == 3
+    assert [d["message"] for d in docs("a\n\n   \nb\n", multiline={"start_pattern": "^"})] == ["a", "b"]
 
 
 def test_max_lines_cuts_without_losing_lines() -> None:

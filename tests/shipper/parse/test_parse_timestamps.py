@@ -119,3 +119,21 @@ def test_line_without_time_uses_read_time_without_tag() -> None:
     """A plain line has no time of its own: the read time is used and nothing is tagged."""
     doc = one("Starting work")
     assert doc["@timestamp"] == "2026-11-22T02:00:00.000Z" and "tags" not in doc
+
+
+def test_machine_zone_is_the_default_for_zoneless_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``timezone``, zone-less times are read in the machine's zone (``TZ``), not assumed UTC."""
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    assert one("2026-11-22 10:00:00,250 INFO [x] local")["@timestamp"] == "2026-11-22T02:00:00.250Z"
+    assert one("2026-11-22T10:00:00Z INFO explicit")["@timestamp"] == "2026-11-22T10:00:00.000Z"
+    monkeypatch.setenv("TZ", "Not/AZone")
+    assert one("2026-11-22 10:00:00 INFO x")["@timestamp"].endswith("Z")  # falls back, never fails
+
+
+def test_best_time_field_wins_whatever_the_order() -> None:
+    """``time`` beats a business ``date`` written before it; the other stays in ``extra``."""
+    doc = one('{"date": "2026-01-01", "msg": "x", "time": "2026-11-22T02:00:00Z"}')
+    assert doc["@timestamp"] == "2026-11-22T02:00:00.000Z" and doc["extra"] == {"date": "2026-01-01"}
+    grok = one("2026-01-01 2026-11-22T02:00:00Z hi", codec="grok",
+               patterns=["%{DATE_ISO:date} %{TIMESTAMP_ISO8601:time} %{GREEDYDATA:message}"])
+    assert grok["@timestamp"] == "2026-11-22T02:00:00.000Z" and grok["extra"] == {"date": "2026-01-01"}

@@ -126,16 +126,16 @@ def count(url: str, index: str) -> int:
     return 0 if resp.status_code == 404 else int(resp.json()["count"])
 
 
-async def eventually(check: Any, timeout: float = 10.0, interval: float = 0.05) -> None:
-    """Wait until ``check()`` is true (in a thread, since it may block) or fail after ``timeout``."""
-    deadline = asyncio.get_running_loop().time() + timeout
+async def eventually(check: Any, within: float = 10.0, interval: float = 0.05) -> None:
+    """Wait until ``check()`` is true (in a thread, since it may block) or fail after ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
     last: Any = None
     while asyncio.get_running_loop().time() < deadline:
         last = await asyncio.to_thread(check)
         if last:
             return
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+    raise AssertionError(f"condition not met within {within} s (last: {last!r})")
 
 
 def append(path: Path, *lines: str) -> None:

@@ -15,14 +15,14 @@ from click.testing import CliRunner
 from shiphelpers import CRONWATCH, append, count, search, shipper_yaml
 
 from cronwatch.cli import cli
-from cronwatch.testing.services import free_port, wait_until
+from cronwatch.testing.services import Process, free_port, wait_until
 
 
 def _prefix() -> str:
     return "cli" + uuid.uuid4().hex[:10]
 
 
-def test_run_ships_serves_metrics_and_stops_on_sigterm(osmem, tmp_path: Path) -> None:
+def test_run_ships_serves_metrics_and_stops_on_sigterm(osmem: Process, tmp_path: Path) -> None:
     """``run`` with flags only ships files, serves /metrics with the DESIGN.md names, and exits 0 on SIGTERM."""
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -47,7 +47,7 @@ def test_run_ships_serves_metrics_and_stops_on_sigterm(osmem, tmp_path: Path) ->
         assert "cronwatch_shipper_bulk_requests_total{status=\"200\"}" in text
         assert "cronwatch_shipper_lag_bytes{path=" in text
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        _out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -59,7 +59,7 @@ def test_run_ships_serves_metrics_and_stops_on_sigterm(osmem, tmp_path: Path) ->
     assert checkpoint["files"][0]["offset"] == (logs / "job.log").stat().st_size
 
 
-def test_backfill_is_safe_to_rerun(osmem, tmp_path: Path, corpus_dir: Path) -> None:
+def test_backfill_is_safe_to_rerun(osmem: Process, tmp_path: Path, corpus_dir: Path) -> None:
     """``backfill`` ships the given files once; running it again adds no duplicates."""
     prefix = _prefix()
     args = ["shipper", "backfill", "--hosts", osmem.url, "--index-prefix", prefix, "--tz", "Asia/Shanghai",
@@ -78,7 +78,7 @@ def test_backfill_is_safe_to_rerun(osmem, tmp_path: Path, corpus_dir: Path) -> N
     assert {h["_index"] for h in search(osmem.url, f"{prefix}-*")} == {f"{prefix}-2026.11.22"}
 
 
-def test_backfill_shows_progress_with_lines_per_second(osmem, tmp_path: Path, corpus_dir: Path) -> None:
+def test_backfill_shows_progress_with_lines_per_second(osmem: Process, tmp_path: Path, corpus_dir: Path) -> None:
     """The progress bar reports lines/s and bytes."""
     res = CliRunner().invoke(cli, ["shipper", "backfill", "--hosts", osmem.url, "--index-prefix", _prefix(),
                                    "--state", str(tmp_path / "s"), "--progress", str(corpus_dir / "gin.log")])
@@ -86,7 +86,7 @@ def test_backfill_shows_progress_with_lines_per_second(osmem, tmp_path: Path, co
     assert "lines/s" in res.output
 
 
-def test_check_reports_config_patterns_and_store(osmem, tmp_path: Path) -> None:
+def test_check_reports_config_patterns_and_store(osmem: Process, tmp_path: Path) -> None:
     """``check`` validates the file, compiles the patterns and names the store it reached."""
     cfg = tmp_path / "shipper.yml"
     cfg.write_text(shipper_yaml(osmem.url, str(tmp_path / "*.log"), tmp_path / "state", "chk"))
@@ -130,3 +130,21 @@ def test_embedded_store_for_trying_it_out(tmp_path: Path, corpus_dir: Path) -> N
     assert res.exit_code == 0, res.output
     assert "embedded store" in res.output and "4 indexed" in res.output
     assert time.monotonic() - started < 60
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    """A corrupt checkpoint file stops the shipper with a message naming it (exit 1), never a silent restart."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "checkpoints.json").write_text('{"version": 1, "files": [{"key": 1}]}')
+    res = CliRunner().invoke(cli, ["shipper", "check", "--state", str(state), "--hosts", "http://127.0.0.1:9"])
+    assert res.exit_code == 1
+    assert f"{state / 'checkpoints.json'}: corrupt checkpoint file" in res.output
+
+
+def test_credentials_in_host_urls_are_redacted() -> None:
+    """A user:password in a host URL never appears in messages."""
+    from shipper.sink.service import redact_url
+
+    assert redact_url("https://elastic:s3cret@es.example:9200/x") == "https://[REDACTED]@es.example:9200/x"
+    assert redact_url("http://localhost:9200") == "http://localhost:9200"

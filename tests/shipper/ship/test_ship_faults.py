@@ -19,7 +19,7 @@ import orjson
 import pytest
 from shiphelpers import CRONWATCH, count, search, shipper_yaml
 
-from cronwatch.testing.services import wait_until
+from cronwatch.testing.services import Process, wait_until
 
 
 class Writer:
@@ -31,7 +31,7 @@ class Writer:
         self.n = 0
         self.rotations = 0
         self.live = logs / "app.log"
-        self.fh = open(self.live, "a", encoding="utf-8")  # noqa: SIM115 - kept open like a real job
+        self.fh = open(self.live, "a", encoding="utf-8")  # kept open like a real job
 
     def write(self, k: int) -> None:
         """Append ``k`` lines."""
@@ -47,7 +47,7 @@ class Writer:
         os.rename(self.live, self.logs / f"app.log.{self.rotations}")
         self.write(self.rng.randint(0, 5))  # the job still holds the old file for a moment
         self.fh.close()
-        self.fh = open(self.live, "a", encoding="utf-8")  # noqa: SIM115
+        self.fh = open(self.live, "a", encoding="utf-8")
 
     def copytruncate(self) -> None:
         """logrotate's copytruncate: copy the file aside, then truncate it in place."""
@@ -84,7 +84,7 @@ def _messages(url: str, prefix: str) -> list[int]:
 
 
 @pytest.mark.slow
-def test_kill9_while_writing_and_rotating_loses_and_duplicates_nothing(osmem, tmp_path: Path) -> None:
+def test_kill9_while_writing_and_rotating_loses_and_duplicates_nothing(osmem: Process, tmp_path: Path) -> None:
     """Twelve kill -9s at random moments while a job appends and rotates (rename and copytruncate): exactly N documents.
 
     A file is only rotated once the shipper has recorded its identity (a file created and renamed
@@ -143,7 +143,7 @@ def test_kill9_while_writing_and_rotating_loses_and_duplicates_nothing(osmem, tm
 
 
 @pytest.mark.slow
-def test_store_outage_mid_stream_is_retried_without_loss(osmem_fresh, tmp_path: Path) -> None:
+def test_store_outage_mid_stream_is_retried_without_loss(osmem_fresh: Process, tmp_path: Path) -> None:
     """The store frozen for 8 s mid-stream (requests time out): reading waits, then everything arrives once."""
     url = osmem_fresh.url
     logs = tmp_path / "logs"
@@ -180,7 +180,7 @@ def test_store_outage_mid_stream_is_retried_without_loss(osmem_fresh, tmp_path: 
     assert "store unavailable" in log and "store available again" in log
 
 
-def test_mapping_conflict_goes_to_dead_letter_file(osmem, tmp_path: Path) -> None:
+def test_mapping_conflict_goes_to_dead_letter_file(osmem: Process, tmp_path: Path) -> None:
     """Documents that conflict with an existing index mapping land in the dead-letter file; the rest are indexed."""
     prefix = "conflict" + uuid.uuid4().hex[:8]
     index = f"{prefix}-2026.11.22"

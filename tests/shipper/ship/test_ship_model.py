@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from shiphelpers import make_pipeline, search
 
+from cronwatch.testing.services import Process
 from shipper.runner import Limits, Pipeline
 
 LIMITS = Limits(batch_events=20, flush_interval=0.02, max_in_flight=2, scan_interval=0.03, checkpoint_interval=0.03,
@@ -83,7 +84,7 @@ class Background:
 
 
 @pytest.fixture(scope="module")
-def store_url(osmem) -> str:
+def store_url(osmem: Process) -> str:
     """The session's osmem-server."""
     return str(osmem.url)
 
@@ -169,6 +170,23 @@ class TailerModel(RuleBasedStateMachine):
         self.rotations += 1
         shutil.copy(self.logs / name, self.logs / f"{name}.{self.rotations}")
         os.truncate(self.logs / name, 0)
+
+    @rule(name=st.sampled_from(["a.log", "b.log"]), k=st.integers(0, 3))
+    def truncate_and_write(self, name: str, k: int) -> None:
+        """The job empties its own log and writes again (possibly growing past the old size before a scan)."""
+        if not (self.logs / name).exists():
+            return
+        self.settle()
+        os.truncate(self.logs / name, 0)
+        self._append(name, k)
+
+    @rule(name=st.sampled_from(["a.log", "b.log"]))
+    def delete_live(self, name: str) -> None:
+        """Delete a live file; the next write creates a new one (its inode may be reused)."""
+        if not (self.logs / name).exists():
+            return
+        self.settle()
+        (self.logs / name).unlink()
 
     @precondition(lambda self: bool(self.rotated))
     @rule()

@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 from shiphelpers import append, count, eventually, make_pipeline, running, search
 
+from cronwatch.testing.services import Process
 from shipper.tail.checkpoint import CheckpointStore
 
 
@@ -15,7 +16,7 @@ def _prefix() -> str:
     return "p" + uuid.uuid4().hex[:10]
 
 
-async def test_short_file_is_shipped_at_once(osmem, tmp_path: Path) -> None:
+async def test_short_file_is_shipped_at_once(osmem: Process, tmp_path: Path) -> None:
     """A file with one short line is read and indexed without waiting for more bytes."""
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -29,7 +30,7 @@ async def test_short_file_is_shipped_at_once(osmem, tmp_path: Path) -> None:
     assert hits[0]["_source"]["message"] == "Starting work"
 
 
-async def test_events_land_in_the_day_of_their_timestamp(osmem, tmp_path: Path) -> None:
+async def test_events_land_in_the_day_of_their_timestamp(osmem: Process, tmp_path: Path) -> None:
     """Each event goes to the daily index of its own @timestamp, not the day it was read."""
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -43,7 +44,7 @@ async def test_events_land_in_the_day_of_their_timestamp(osmem, tmp_path: Path) 
     assert got == {days[0]: f"{prefix}-2024.02.29", days[1]: f"{prefix}-2025.01.01", days[2]: f"{prefix}-2026.11.22"}
 
 
-async def test_restart_resumes_without_duplicates(osmem, tmp_path: Path) -> None:
+async def test_restart_resumes_without_duplicates(osmem: Process, tmp_path: Path) -> None:
     """After a clean stop and restart only new lines are read, and the store holds each event once."""
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -64,7 +65,7 @@ async def test_restart_resumes_without_duplicates(osmem, tmp_path: Path) -> None
     assert saved[0].key == CheckpointStore(state).load()[0].key
 
 
-async def test_multiline_record_is_flushed_at_idle(osmem, tmp_path: Path) -> None:
+async def test_multiline_record_is_flushed_at_idle(osmem: Process, tmp_path: Path) -> None:
     """A traceback at the end of a file is one event, shipped after the multi-line timeout."""
     logs = tmp_path / "logs"
     logs.mkdir()

@@ -12,6 +12,7 @@ import pytest
 
 from cronwatch.clock import FakeClock
 from cronwatch.retry import Backoff
+from cronwatch.testing.services import Process
 from shipper.naming import doc_id, index_name, source_for_path
 from shipper.sink.deadletter import DeadLetterFile
 from shipper.sink.encoder import IndexNamer, encode_item, split_item
@@ -178,7 +179,7 @@ async def test_request_too_large_is_split(tmp_path: Path) -> None:
     await service.close()
 
 
-async def test_template_and_mapping_conflict_against_osmem(osmem, tmp_path: Path) -> None:
+async def test_template_and_mapping_conflict_against_osmem(osmem: Process, tmp_path: Path) -> None:
     """Against the real store: the template is installed and a document that conflicts with it is dead-lettered."""
     service = StoreService([osmem.url])
     dist = await service.info()
@@ -193,6 +194,6 @@ async def test_template_and_mapping_conflict_against_osmem(osmem, tmp_path: Path
     result = await sink.send([good, bad])
     assert (result.indexed, result.dead) == (1, 1)
     assert dl.read()[0]["error"]["type"] == "mapper_parsing_exception"
-    mapping = httpx.get(f"{osmem.url}/sinktest-2026.11.22/_mapping").json()
+    mapping = (await service.request("GET", "/sinktest-2026.11.22/_mapping")).json()
     assert mapping["sinktest-2026.11.22"]["mappings"]["properties"]["extra"]["type"] == "flat_object"
     await service.close()

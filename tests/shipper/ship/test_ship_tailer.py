@@ -14,10 +14,10 @@ from shipper.tail.reader import LineReader
 from shipper.tail.tailer import InputFiles, Tailer, Tracked
 
 
-def _tailer(patterns: list[str], **kw: object) -> Tailer:
+def _tailer(patterns: list[str]) -> Tailer:
     parser = LineParser()
-    return Tailer([InputFiles(patterns, list(kw.pop("exclude", [])))],  # type: ignore[call-overload]
-                  lambda _i, path, key: parser.decoder(path, key), rotate_wait=0.0, eof_line_timeout=0.0, **kw)
+    return Tailer([InputFiles(patterns)], lambda _i, path, key: parser.decoder(path, key), rotate_wait=0.0,
+                  eof_line_timeout=0.0)
 
 
 def _drain(tailer: Tailer, t: Tracked, now: float = 1.0) -> list[str]:

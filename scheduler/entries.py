@@ -1,0 +1,65 @@
+"""A task as the run loop holds it: the validated spec compiled (trigger, call target, backoff) plus live state."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cronwatch.retry import Backoff
+from scheduler.context import RunContext
+from scheduler.decisions import lock_ttl_ms
+from scheduler.execute import CallTarget
+from scheduler.metrics import TaskMetrics
+from scheduler.model import TaskSpec, resolve_call
+from scheduler.triggers import CronTrigger, EveryTrigger, parse_schedule
+
+Source = Literal["config", "api"]
+
+
+@dataclass(slots=True)
+class Armed:
+    """A run prepared ahead of its slot: its task waits on the slot's gate; ``go`` says whether to run."""
+
+    slot: float
+    ctx: RunContext
+    go: bool = False
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class TaskEntry:
+    """A task the loop knows about, with its live state."""
+
+    spec: TaskSpec
+    trigger: CronTrigger | EveryTrigger
+    source: Source
+    call: CallTarget | None
+    backoff: Backoff
+    ttl_ms: int
+    grace: float
+    m: TaskMetrics | None = None
+    paused: bool = False
+    gen: int = 0
+    next_fire: float | None = None
+    last_slot: float | None = None
+    running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    live: dict[str, RunContext] = field(default_factory=dict)
+    armed: Armed | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.spec.name
+
+
+def compile_task(spec: TaskSpec, source: Source) -> TaskEntry:
+    """Parse the schedule and resolve the call target of a validated spec."""
+    trigger = parse_schedule(spec.schedule, spec.timezone)
+    call = CallTarget.of(resolve_call(spec.call)) if spec.call else None
+    r = spec.retries
+    return TaskEntry(
+        spec=spec, trigger=trigger, source=source, call=call,
+        backoff=Backoff(r.initial.total_seconds(), r.max.total_seconds(), r.multiplier),
+        ttl_ms=lock_ttl_ms(spec.timeout_s),
+        grace=spec.misfire_grace.total_seconds(),
+    )
