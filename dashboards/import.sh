@@ -49,7 +49,7 @@ status=0
 for file in "$here"/kibana/*.ndjson; do
   code=$(curl "$@" -o "$out" -w '%{http_code}' -X POST "$api/api/saved_objects/_import?overwrite=true" \
     -H 'kbn-xsrf: cronwatch' --form "file=@$file")
-  if [ "$code" = 200 ] && grep -q '"success":true' "$out"; then
+  if [ "$code" = 200 ] && grep -q '"success": *true' "$out"; then
     echo "imported $(basename "$file")"
   else
     echo "import.sh: $(basename "$file") failed (HTTP $code): $(head -c 2000 "$out")" >&2

@@ -224,13 +224,13 @@ class RunDriver:
                 if result.outcome == "success" or attempt == attempts:
                     break
                 now = clock.time()
-                if result.outcome == "timeout":
-                    self.emit(lifecycle_record("task.timed_out", ctx, spec.schedule, self.host, now,
-                                               "attempt timed out", duration_s=now - t0, error=result.error))
                 delay = entry.backoff.delay(attempt)
+                # one terminal record per run (succeeded / failed / timed_out): a timed-out attempt that
+                # is retried is a task.retrying whose error.type is TimeoutError
+                what = "timed out" if result.outcome == "timeout" else "failed"
                 self.emit(lifecycle_record(
                     "task.retrying", ctx, spec.schedule, self.host, now,
-                    f"attempt {attempt}/{attempts} failed; retrying in {delay:.2f}s", duration_s=now - t0,
+                    f"attempt {attempt}/{attempts} {what}; retrying in {delay:.2f}s", duration_s=now - t0,
                     error=self._with_stack(result, stack), extra={"retry_in_s": round(delay, 3)}))
                 m.retries.inc()
                 await clock.sleep(delay)

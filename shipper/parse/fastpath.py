@@ -13,7 +13,19 @@ from typing import Any
 
 from cronwatch.jsonlog import format_ts
 from shipper.parse import normalize as nz
-from shipper.parse.document import KNOWN, LEVEL, MSG, NESTED_ROOTS, TS, TS_RANK, DocumentBuilder
+from shipper.parse.document import (
+    HOST,
+    KNOWN,
+    LEVEL,
+    MSG,
+    NESTED_ROOTS,
+    SERVICE,
+    STR,
+    TASK,
+    TS,
+    TS_RANK,
+    DocumentBuilder,
+)
 
 FastBuilder = Callable[[tuple[Any, ...], str, str, int, float, "list[str] | None", "list[str] | None", "str | None"],
                        dict[str, Any]]
@@ -49,6 +61,11 @@ def compile_fast_builder(fields: list[str], builder: DocumentBuilder) -> FastBui
                      f"            take({key}, {var}, doc, extra, tag_list)",
                      "        else:",
                      "            doc['log.level'] = lv"]
+        elif slot in (STR, TASK, HOST, SERVICE):  # a string goes to its contract name as it is
+            target = repr(known[1]) if known else ""
+            empty_check = f"not {var} or " if slot != STR else ""
+            body += [f"        if {empty_check}{target} in doc: extra[{key}] = {var}",
+                     f"        else: doc[{target}] = {var}"]
         elif slot is None and field not in NESTED_ROOTS:
             body.append(f"        extra[{key}] = {var}")
         else:

@@ -76,10 +76,12 @@ def make_handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers["content-length"]))
             msg = email.message_from_bytes(b"Content-Type: " + self.headers["content-type"].encode() + b"\r\n\r\n"
                                            + body)
-            files = [p for p in msg.get_payload() if p.get_param("name", header="content-disposition") == "file"]
+            parts: list[Any] = msg.get_payload() if msg.is_multipart() else []  # type: ignore[assignment]
+            files = [p for p in parts if p.get_param("name", header="content-disposition") == "file"]
             if len(files) != 1:
                 return self.reply(400, {"statusCode": 400, "message": "file is required"})
-            objects = [json.loads(line) for line in files[0].get_payload(decode=True).decode().splitlines() if line]
+            content: bytes = files[0].get_payload(decode=True)
+            objects = [json.loads(line) for line in content.decode().splitlines() if line]
             known = set(state.stored) | {(o["type"], o["id"]) for o in objects}
             errors = [{"id": o["id"], "type": o["type"], "error": {"type": "missing_references"}}
                       for o in objects for r in o.get("references", []) if (r["type"], r["id"]) not in known]
@@ -158,3 +160,21 @@ def test_space_is_honoured(kibana: tuple[str, FakeState], tmp_path: Path) -> Non
     url, state = kibana
     assert run_import(url, tmp_path, KIBANA_SPACE="ops").returncode == 0
     assert state.imports[0]["path"] == "/s/ops/api/saved_objects/_import"
+
+
+def test_a_broken_reference_fails_the_import(kibana: tuple[str, FakeState], tmp_path: Path) -> None:
+    """An object whose data view is missing is refused by Kibana, and the script exits 1 saying so."""
+    url, state = kibana
+    copy = tmp_path / "dashboards"
+    (copy / "kibana").mkdir(parents=True)
+    (copy / "import.sh").write_text(SCRIPT.read_text())
+    lines = [line for line in (KIBANA / "cronwatch.ndjson").read_text().splitlines()
+             if json.loads(line)["type"] != "index-pattern"]
+    (copy / "kibana" / "cronwatch.ndjson").write_text("\n".join(lines) + "\n")
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD)
+    env = {**os.environ, "KIBANA_URL": url, "KIBANA_USERNAME": "elastic", "KIBANA_PASSWORD_FILE": str(secret)}
+    result = subprocess.run(["sh", str(copy / "import.sh")], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 1
+    assert "missing_references" in result.stderr
+    assert state.stored == {}

@@ -159,8 +159,11 @@ async def test_lock_is_renewed_while_a_run_outlives_its_ttl(tmp_path: Path, redi
     r = redis.Redis(port=redis_server.port)
     await asyncio.sleep(3.5)  # past the 3 s TTL: only renewal keeps the key
     assert r.get(key) is not None and not r.get(key).startswith(b"done:")  # type: ignore[union-attr]
-    await eventually(lambda: bool(h.records("task.timed_out", "long")), within=10)
-    assert r.get(key).startswith(b"done:")  # type: ignore[union-attr]
+    await eventually(lambda: (r.get(key) or b"").startswith(b"done:"), within=10)
+    (final,) = h.records("task.timed_out", "long")  # one terminal record per run
+    assert final["task.attempt"] == 4 and final["event.outcome"] == "failure"
+    retries = h.records("task.retrying", "long")
+    assert [x["error.type"] for x in retries] == ["TimeoutError"] * 3
     await h.stop()
     await locks.close()
     r.close()
