@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from parse import USER_PATTERN, python_lines, run_cronwatch
 
 from cronwatch.testing.services import free_port, http_ok, wait_until
-from shipper.app import build_pipeline
+from shipper.app import build_pipeline, tune_gc
 from shipper.config import InputConfig, ShipperConfig, SinkConfig
 from shipper.parse import ParseConfig
 from shipper.sink.service import StoreService
@@ -81,6 +81,7 @@ def end_to_end(url: str, lines: list[str], parse_cfg: ParseConfig, gzip: bool) -
         async def go() -> tuple[float, float]:
             service = StoreService([url], gzip=gzip)
             pipeline = build_pipeline(cfg, service)
+            tune_gc()  # as the run and backfill commands do
             t0, c0 = time.perf_counter(), time.process_time()
             stats = await pipeline.backfill()
             elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0

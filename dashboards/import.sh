@@ -6,7 +6,8 @@
 #     dashboards/import.sh
 #
 # KIBANA_PASSWORD may be given instead of KIBANA_PASSWORD_FILE; KIBANA_CA_FILE verifies a
-# Kibana served over TLS with a private CA; KIBANA_SPACE imports into that space.
+# Kibana served over TLS with a private CA; KIBANA_SPACE imports into that space;
+# KIBANA_WAIT_TRIES (90) and KIBANA_WAIT_INTERVAL (2 s) bound the wait for Kibana to be available.
 # POSIX sh + curl only: docker compose runs it in the kibana-init service.
 set -eu
 
@@ -42,7 +43,7 @@ until curl "$@" -o "$out" -w '%{http_code}' "$url/api/status" 2>/dev/null | grep
     echo "import.sh: Kibana at $url is not available" >&2
     exit 1
   fi
-  sleep 2
+  sleep "${KIBANA_WAIT_INTERVAL:-2}"
 done
 
 status=0

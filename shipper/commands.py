@@ -124,7 +124,7 @@ def run_cmd(config_path: str | None, hosts: str | None, index_prefix: str | None
             state: str | None, embedded: bool, paths: tuple[str, ...], listen: str | None) -> None:
     """Tail the inputs into daily indices until SIGTERM (then flush, checkpoint and exit)."""
     from cronwatch.errors import ConfigError
-    from shipper.app import open_pipeline
+    from shipper.app import open_pipeline, tune_gc
     from shipper.logmetrics import ShipperMetrics
     from shipper.sink.service import redact_url
 
@@ -140,6 +140,7 @@ def run_cmd(config_path: str | None, hosts: str | None, index_prefix: str | None
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with open_pipeline(cfg, metrics=metrics) as pipeline:
+            tune_gc()
             log.info("shipper started", extra={"inputs": [i.paths for i in cfg.inputs],
                                                "hosts": [redact_url(h) for h in cfg.sink.hosts]})
             stats = await pipeline.run(stop)
@@ -163,7 +164,7 @@ def backfill_cmd(config_path: str | None, hosts: str | None, index_prefix: str |
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from shipper.app import open_pipeline
+    from shipper.app import open_pipeline, tune_gc
 
     cfg = load(config_path, hosts=hosts, index_prefix=index_prefix, tz=tz, state=state, paths=files)
     console = Console(stderr=True)
@@ -172,6 +173,7 @@ def backfill_cmd(config_path: str | None, hosts: str | None, index_prefix: str |
 
     async def main() -> Any:
         async with open_pipeline(cfg, state_dir=state_dir) as pipeline:
+            tune_gc()
             await pipeline.prepare()
             total = pipeline.total_bytes()
             started = time.monotonic()

@@ -36,14 +36,14 @@ def doc_id(source: str, offset: int, content: bytes | str) -> str:
 class DocIds:
     """``doc_id`` for one source, with the source's part of the hash computed once (same ids, faster)."""
 
-    __slots__ = ("_base",)
+    __slots__ = ("base",)
 
     def __init__(self, source: str) -> None:
-        self._base = hashlib.blake2b(source.encode("utf-8", "surrogatepass") + b"\0", digest_size=16)
+        self.base = hashlib.blake2b(source.encode("utf-8", "surrogatepass") + b"\0", digest_size=16)
 
     def __call__(self, offset: int, content: bytes | str) -> str:
         """The id of the record at ``offset`` with ``content``."""
-        h = self._base.copy()
+        h = self.base.copy()
         h.update(b"%d\0" % offset + (content.encode("utf-8", "replace") if isinstance(content, str) else content))
         return h.hexdigest()
 

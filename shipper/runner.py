@@ -118,63 +118,62 @@ class Pipeline:
     # --- events → batch ------------------------------------------------------------------------
 
     async def emit(self, t: Tracked, events: list[Event]) -> None:
-        """Filter, name, encode and batch the events of file ``t``."""
+        """Filter, name, encode and batch the events of file ``t`` (the hot loop: kept flat on purpose)."""
         if not events:
             return
         rules = self.rules[t.input]
         ids = t.ids
         if ids is None:
             ids = t.ids = DocIds(t.state.key)
-        name_cut = 10 if self.namer.tz is None else 16
-        lim = self.limits
-        max_events, max_bytes = lim.batch_events, lim.batch_bytes
+        base = ids.base
+        cut = 10 if self.namer.tz is None else 16
+        max_events, max_bytes = self.limits.batch_events, self.limits.batch_bytes
         self.stats.events += len(events)
         self.metrics.stage("parsed", len(events))
         kept: list[dict[str, Any]] = []
         keep = kept.append
         active = rules.active
         fixed_prefix = rules.prefix if rules.error_prefix is None else None
-        prefix_for = rules.prefix_for
         b = self.batch
         items = b.items
+        append = items.append
         span = b.spans.get(t)
-        size = 0
-        cut = name_cut
-        last_key, last_index = "", ""
+        size = b.size
+        last_key, head = "", b""
+        end = -1
         for ev in events:
             doc = ev.doc
-            raw = ev.meta.get("raw", "")
-            did = ids(ev.offset, raw)
+            raw = ev.meta["raw"]
+            h = base.copy()
+            h.update(b"%d\0" % ev.offset + raw.encode("utf-8", "replace"))
+            did = h.hexdigest()
             if active and not rules.keep(doc, raw, did):
                 continue
-            if fixed_prefix is not None:
-                ts = doc.get("@timestamp")
-                if ts.__class__ is str and ts[:cut] == last_key and ts[-1:] == "Z":  # same day as the last one
-                    index = last_index
-                else:
-                    index = self._index(fixed_prefix, doc, ev)
-                    if ts.__class__ is str and ts[-1:] == "Z":
-                        last_key, last_index = ts[:cut], index
-            else:
-                index = self._index(prefix_for(doc), doc, ev)
-            item = b'{"index":{"_index":"' + index.encode() + b'","_id":"' + did.encode() + b'"}}\n' + \
-                dumps(doc, default=str) + b"\n"
+            ts = doc.get("@timestamp")
+            if fixed_prefix is None or ts.__class__ is not str or ts[:cut] != last_key or ts[-1:] != "Z":
+                index = self._index(fixed_prefix or rules.prefix_for(doc), doc, ev)
+                head = b'{"index":{"_index":"' + index.encode() + b'","_id":"'
+                last_key = ts[:cut] if fixed_prefix is not None and ts.__class__ is str and ts[-1:] == "Z" else ""
+            item = head + did.encode() + b'"}}\n' + dumps(doc, default=str) + b"\n"
             keep(doc)
-            items.append(item)
+            append(item)
             size += len(item)
+            end = ev.end
             if span is None:
-                span = b.spans[t] = Span(ev.offset, ev.end)
+                span = b.spans[t] = Span(ev.offset, end)
                 t.inflight.append(span)
-            else:
-                span.end = ev.end
-            if len(items) >= max_events or b.size + size >= max_bytes:
-                b.size += size
-                size = 0
+            if len(items) >= max_events or size >= max_bytes:
+                span.end = end
+                b.size = size
                 await self.submit()
                 b = self.batch
                 items = b.items
+                append = items.append
                 span = None
-        b.size += size
+                size = 0
+        if span is not None:
+            span.end = end
+        b.size = size
         self.metrics.observe(kept)
         filtered = len(events) - len(kept)
         if filtered:

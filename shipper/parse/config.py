@@ -73,6 +73,13 @@ class ParseConfig(Model):
                 raise ValueError(f'unknown time zone "{value}" (use an IANA name such as Asia/Shanghai)') from None
         return value
 
+    @field_validator("grok_timeout")
+    @classmethod
+    def _positive_budget(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive (the time one risky grok pattern may spend on a line)")
+        return value
+
     @field_validator("task_from_path")
     @classmethod
     def _task_regex(cls, value: str | None) -> str | None:

@@ -10,6 +10,7 @@ over-long line is cut at ``max_line_bytes`` so memory stays bounded.
 from __future__ import annotations
 
 import os
+from itertools import accumulate, repeat
 
 from shipper.model import RawLine
 
@@ -57,10 +58,9 @@ class LineReader:
         rest = buf[cut:]
         if cut and buf.isascii() and b"\r" not in buf:  # common case: characters are bytes
             lines = buf[: cut - 1].decode("ascii").split("\n")
-            for text in lines:
-                end = pos + len(text) + 1
-                out.append(RawLine(text, pos, end, now))
-                pos = end
+            starts = list(accumulate([len(t) + 1 for t in lines], initial=pos))
+            out = list(map(RawLine, lines, starts, starts[1:], repeat(now, len(lines))))
+            pos = starts[-1]
         elif cut:
             append = out.append
             for piece in buf[: cut - 1].split(b"\n"):

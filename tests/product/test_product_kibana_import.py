@@ -114,7 +114,7 @@ def run_import(url: str, tmp_path: Path, password: str = PASSWORD, **env: str) -
     secret = tmp_path / "password"
     secret.write_text(password + "\n")
     environ = {**os.environ, "KIBANA_URL": url, "KIBANA_USERNAME": "elastic",
-               "KIBANA_PASSWORD_FILE": str(secret), "KIBANA_WAIT_TRIES": "5", **env}
+               "KIBANA_PASSWORD_FILE": str(secret), "KIBANA_WAIT_TRIES": "5", "KIBANA_WAIT_INTERVAL": "0.2", **env}
     return subprocess.run(["sh", str(SCRIPT)], capture_output=True, text=True, env=environ, timeout=60)
 
 

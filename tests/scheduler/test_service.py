@@ -134,3 +134,33 @@ def test_invalid_config_exits_2_with_file_and_line(tmp_path: Path) -> None:
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert res.returncode == 2
     assert f"{config}:3: tasks[0].schedule:" in res.stderr
+
+
+def test_a_real_prometheus_scrapes_the_metrics(tmp_path: Path, proc_factory: list[Proc]) -> None:
+    """Prometheus scrapes /metrics: every family is there, labelled ``task``, and its own ``job`` label stays."""
+    from cronwatch.testing.services import start_prometheus
+
+    config = tmp_path / "tasks.yml"
+    config.write_text(TASKS.format(extra='  - name: never\n    schedule: "@yearly"\n    command: ["true"]\n'))
+    p = Proc(tmp_path, config)
+    proc_factory.append(p)
+    prom_cfg = ("global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n"
+                f"  - job_name: cronwatch-scheduler\n    static_configs: [{{targets: ['127.0.0.1:{p.port}']}}]\n")
+    with start_prometheus(tmp_path / "prom", prom_cfg) as prom:
+        def query(q: str) -> list[dict[str, object]]:
+            body = httpx.get(f"{prom.url}/api/v1/query", params={"query": q}, timeout=5).json()
+            return body["data"]["result"]  # type: ignore[no-any-return]
+
+        wait_until(lambda: bool(query('cronwatch_task_runs_total{task="tick",outcome="success"} > 0')), 30, "scrape")
+        never = query('cronwatch_task_runs_total{task="never"}')
+        assert {r["metric"]["outcome"] for r in never} == {"success", "failure", "skipped"}  # type: ignore[index]
+        assert all(r["metric"]["job"] == "cronwatch-scheduler" for r in never)  # type: ignore[index]
+        nxt = query('cronwatch_task_next_run_timestamp_seconds{task="tick"} - time()')
+        assert nxt and -2 < float(nxt[0]["value"][1]) < 3  # type: ignore[index]
+        assert query("cronwatch_task_lateness_seconds_count > 0")
+        meta = httpx.get(f"{prom.url}/api/v1/metadata", timeout=5).json()["data"]
+        for family in ("cronwatch_task_runs", "cronwatch_task_missed", "cronwatch_task_retries",
+                       "cronwatch_task_run_duration_seconds", "cronwatch_task_running"):
+            assert any(k.startswith(family) for k in meta), family
+    p.proc.send_signal(signal.SIGTERM)
+    assert p.proc.wait(20) == 0

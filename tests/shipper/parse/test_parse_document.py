@@ -105,6 +105,18 @@ def test_unknown_timezone_is_a_config_error() -> None:
     assert err.value.problems[0].startswith('input.yml:1: timezone: unknown time zone "Mars/Olympus"')
 
 
+def test_bad_settings_are_reported_together() -> None:
+    """Every bad parse setting is named with its line: codec, budget, start pattern, limits."""
+    doc = parse_yaml_text("codec: xml\ngrok_timeout: 0s\nmultiline:\n  start_pattern: '(['\n  max_lines: 0\n",
+                          "input.yml")
+    with pytest.raises(ConfigError) as err:
+        validate_document(doc, ParseConfig)
+    text = "\n".join(err.value.problems)
+    assert "input.yml:1: codec:" in text and "input.yml:2: grok_timeout: must be positive" in text
+    assert "input.yml:4: multiline.start_pattern: invalid regular expression at position 1" in text
+    assert "input.yml:5: multiline.max_lines:" in text
+
+
 def test_host_labels_static_fields() -> None:
     """Configured host, labels and static fields are added; the record's own host wins."""
     cfg = ParseConfig(host="box-1", labels={"env": "prod", "team": "data"},
