@@ -15,7 +15,7 @@ from alerter.model import Alert
 from alerter.route import Destination
 
 
-@dataclass
+@dataclass(eq=False)
 class Group:
     """One aggregation group."""
 

@@ -34,6 +34,7 @@ from alerter.model import Alert, BuildContext, Notification
 from alerter.nflog import NotificationLog, entry_key
 from alerter.notify import Deliverer, IntegrationStatus, Slot, needs_update
 from alerter.route import RouteOpts, Router
+from alerter.sessions import SessionPool
 from alerter.silencefile import SilenceFile
 from alerter.silences import SilenceIndex
 from alerter.store import AlertStore
@@ -63,6 +64,7 @@ class Engine:
         self.metrics = metrics or AlerterMetrics()
         self.http = http or httpx.AsyncClient(timeout=10.0, follow_redirects=True)
         self._own_http = http is None
+        self.sessions = SessionPool()
         self.state_dir = state_dir or cfg.path(cfg.state_dir)
         self.nflog = NotificationLog(self.state_dir / "nflog.sqlite", cfg.delivery.nflog_retention)
         self.store = AlertStore()
@@ -86,7 +88,8 @@ class Engine:
         """Switch to ``cfg``: rebuild routes, receivers, inhibitions; regroup the stored alerts."""
         old_status = {(s.receiver, s.kind, s.index): s.status for ss in self.slots.values() for s in ss}
         ctx = BuildContext(http=self.http, clock=self.clock, state_dir=self.state_dir,
-                           external_url=cfg.external_url, extra={"config_dir": cfg.base_dir, "config": cfg})
+                           external_url=cfg.external_url,
+                           extra={"config_dir": cfg.base_dir, "config": cfg, "sessions": self.sessions})
         slots: dict[str, list[Slot]] = {}
         for rec in cfg.receivers:
             slots[rec.name] = []
@@ -181,13 +184,14 @@ class Engine:
 
     def due(self, now: datetime) -> list[Group]:
         """Pop the groups whose flush time has come."""
-        out, ts = [], now.timestamp()
+        out: dict[str, Group] = {}
+        ts = now.timestamp()
         while self._heap and self._heap[0][0] <= ts:
             _, _, key = heapq.heappop(self._heap)
             g = self.groups.get(key)
-            if g is not None and is_due(g, now) and g not in out:
-                out.append(g)
-        return out
+            if g is not None and key not in out and is_due(g, now):
+                out[key] = g
+        return list(out.values())
 
     def start_due(self) -> list[asyncio.Task[None]]:
         """Start a flush task for every due group (the clock is read once)."""
@@ -328,4 +332,5 @@ class Engine:
                 t.cancel()
         if self._own_http:
             await self.http.aclose()
+        await self.sessions.close()
         self.nflog.close()

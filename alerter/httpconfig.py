@@ -81,6 +81,16 @@ class HttpConfig(Model):
         token = read_secret(self.bearer_token, self.bearer_token_file, "bearer_token")
         return {"Authorization": f"Bearer {token}"} if token else {}
 
+    def ssl_context(self, base_dir: Path) -> ssl.SSLContext | bool:
+        """What aiohttp's ``ssl=`` needs: a context for ``tls_config``, else True (verify with system CAs)."""
+        tls = self.tls_config
+        if tls is None or not (tls.ca_file or tls.cert_file):
+            return True
+        ctx = ssl.create_default_context(cafile=str(base_dir / tls.ca_file) if tls.ca_file else None)
+        if tls.cert_file and tls.key_file:
+            ctx.load_cert_chain(str(base_dir / tls.cert_file), str(base_dir / tls.key_file))
+        return ctx
+
     def needs_own_client(self) -> bool:
         """True when this config needs a client of its own (custom TLS or proxy)."""
         return self.tls_config is not None or self.proxy_url is not None

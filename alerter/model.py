@@ -44,10 +44,14 @@ class Alert:
     generator_url: str = ""
     updated_at: datetime | None = None
     timeout: bool = False  # ends_at was set by the alerter (resolve_timeout), not by the sender
+    _fp: str = field(default="", init=False, repr=False, compare=False)
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.labels)
+        """Alertmanager's fingerprint of the labels (computed once; labels are never mutated)."""
+        if not self._fp:
+            self._fp = fingerprint(self.labels)
+        return self._fp
 
     def resolved_at(self, now: datetime) -> bool:
         """True when ``ends_at`` has passed."""

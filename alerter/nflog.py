@@ -7,6 +7,7 @@ older than the retention are dropped.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,7 @@ class NotificationLog:
         self.retention = retention
         self._db: sqlite3.Connection | None = None
         self._entries: dict[str, Entry] = {}
+        self._pending: list[tuple[str, str, str, float, float]] = []
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -57,13 +59,27 @@ class NotificationLog:
         return self._entries.get(key)
 
     def log(self, key: str, firing: frozenset[str], resolved: frozenset[str], now: datetime) -> None:
-        """Record a notification (written through to disk)."""
+        """Record a notification; it reaches the disk in the same event-loop iteration (one transaction)."""
         self._entries[key] = Entry(firing, resolved, now)
-        if self._db is not None:
-            ts = now.timestamp()
-            self._db.execute("INSERT OR REPLACE INTO nflog VALUES (?, ?, ?, ?, ?)",
-                             (key, ",".join(sorted(firing)), ",".join(sorted(resolved)), ts,
+        if self._db is None:
+            return
+        ts = now.timestamp()
+        self._pending.append((key, ",".join(sorted(firing)), ",".join(sorted(resolved)), ts,
                               ts + self.retention.total_seconds()))
+        if len(self._pending) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.persist)
+            except RuntimeError:
+                self.persist()
+
+    def persist(self) -> None:
+        """Write pending entries in one transaction."""
+        if self._db is None or not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO nflog VALUES (?, ?, ?, ?, ?)", rows)
 
     def gc(self, now: datetime) -> int:
         """Drop entries older than the retention; returns how many."""
@@ -76,6 +92,8 @@ class NotificationLog:
         return len(old)
 
     def close(self) -> None:
+        """Write what is pending and close the database."""
+        self.persist()
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -7,6 +7,7 @@ group's next flush; PERMANENT results are recorded and never retried.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -78,12 +79,15 @@ class Slot:
 class Deliverer:
     """Runs one integration until it succeeds, fails permanently, or the deadline passes."""
 
-    def __init__(self, metrics: AlerterMetrics, clock: Clock, backoff: Backoff) -> None:
+    def __init__(self, metrics: AlerterMetrics, clock: Clock, backoff: Backoff, concurrency: int = 64) -> None:
         self.metrics = metrics
         self.clock = clock
         self.backoff = backoff
+        # a storm of groups must not open thousands of requests at once (and starve the ingest path)
+        self.limit = asyncio.Semaphore(concurrency)
 
     async def _attempt(self, slot: Slot, n: Notification) -> Result:
+        await self.limit.acquire()
         start = self.clock.monotonic()
         try:
             result = await slot.integration.notify(n)
@@ -91,6 +95,8 @@ class Deliverer:
             log.exception("receiver raised", extra={"alerter.receiver": slot.receiver,
                                                     "alerter.integration": slot.kind})
             result = Result(Outcome.RETRY, f"receiver error: {type(exc).__name__}")
+        finally:
+            self.limit.release()
         self.metrics.latency.labels(slot.kind).observe(self.clock.monotonic() - start)
         self.metrics.notifications.labels(slot.receiver, slot.kind, result.outcome.value).inc()
         st = slot.status

@@ -46,9 +46,12 @@ async def hook(request):
     for a in body["alerts"]:
         got.setdefault(who, {}).setdefault(a["labels"]["i"], t)
     return web.Response(text="ok")
+async def count(request):
+    return web.json_response(len(got.get(request.match_info["who"], {})))
 async def main():
     app = web.Application()
     app.router.add_post("/{who}", hook)
+    app.router.add_get("/{who}", count)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", int(sys.argv[1])).start()
@@ -130,6 +133,21 @@ async def post_all(url: str, items: list[dict[str, Any]], batch: int) -> tuple[f
     return wall, rates, sent
 
 
+def silenced_indices(n: int) -> set[str]:
+    """The alert indices the matching silences mute (task-0..24, severity critical or warning)."""
+    return {str(i) for i in range(n) if i % 2000 < 25 and i % 3 != 2}
+
+
+async def drain(url: str, expected: int, limit: float) -> None:
+    """Wait until the sink holds ``expected`` alerts for this sender (or ``limit`` seconds pass)."""
+    deadline = time.monotonic() + limit
+    async with httpx.AsyncClient() as http:
+        while time.monotonic() < deadline:
+            if (await http.get(url)).json() >= expected:
+                return
+            await asyncio.sleep(0.1)
+
+
 def pct(values: list[float], q: float) -> float:
     """The q-quantile (0..1) of ``values``."""
     s = sorted(values)
@@ -167,11 +185,12 @@ async def run(args: argparse.Namespace) -> None:
         wait_until(lambda: f'cronwatch_alerter_silences{{state="active"}} {float(args.silences)}'
                    in httpx.get(us_url + "/metrics").text, 20, "silences loaded")
         items = alerts(args.alerts)
+        expected = args.alerts - len(silenced_indices(args.alerts))
         for who, url in (("am", am.url), ("us", us_url)):
             print(f"posting {len(items)} alerts to {who} ...", file=sys.stderr)
             wall, rates, sent = await post_all(url, items, args.batch)
             results[who] = {"wall": wall, "rates": rates, "sent": sent}
-            await asyncio.sleep(args.drain)
+            await drain(f"http://127.0.0.1:{sink_port}/{who}", expected, args.drain)
     finally:
         sink.send_signal(signal.SIGTERM)
         sink.wait(30)
@@ -183,7 +202,7 @@ async def run(args: argparse.Namespace) -> None:
             print("cronwatch alerter did not stop within 30 s", file=sys.stderr)
         am.stop()
     got = json.loads(sink_out.read_text())
-    silenced = {str(i) for i in range(args.alerts) if i % 2000 < 25 and i % 3 != 2}
+    silenced = silenced_indices(args.alerts)
     print(f"alerts={args.alerts} batch={args.batch} silences={args.silences} (work dir {work})")
     print(f"{'':12}{'accepted/s':>12}{'median batch/s':>16}{'delivered':>11}{'p50 ms':>9}{'p99 ms':>9}")
     summary = {}
@@ -207,7 +226,7 @@ def main() -> None:
     p.add_argument("--alerts", type=int, default=10_000)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--silences", type=int, default=1000)
-    p.add_argument("--drain", type=float, default=5.0, help="seconds to wait for deliveries after posting")
+    p.add_argument("--drain", type=float, default=60.0, help="at most this long to wait for deliveries")
     args = p.parse_args()
     os.environ.setdefault("CRONWATCH_LOG_LEVEL", "error")
     asyncio.run(run(args))

@@ -6,6 +6,7 @@ import os
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits → 2 characters
@@ -97,6 +98,7 @@ class RunContext:
     attempt: int = 1
     span_id: str = field(default_factory=new_span_id)
     labels: dict[str, str] = field(default_factory=dict)
+    cache: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # the job log's base fields
 
     @property
     def traceparent(self) -> str:

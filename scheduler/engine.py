@@ -89,7 +89,7 @@ class Scheduler:
         entry.m = self.metrics.add_task(spec.name, next_run=lambda: self._next_fire(spec.name),
                                         running=lambda: self._running(spec.name))
         if persist and self.state is not None:
-            self.state.save_task(spec.name, spec.model_dump(mode="json"), 0.0)
+            self.state.save_task(spec.name, spec.model_dump(mode="json"), self.clock.time())
         self._reschedule(entry)
         return entry
 
@@ -103,7 +103,7 @@ class Scheduler:
         entry.running, entry.live, entry.gen, entry.m = old.running, old.live, old.gen, old.m
         self.tasks[spec.name] = entry
         if persist and self.state is not None:
-            self.state.save_task(spec.name, spec.model_dump(mode="json"), 0.0)
+            self.state.save_task(spec.name, spec.model_dump(mode="json"), self.clock.time())
         self._reschedule(entry)
         return entry
 

@@ -40,21 +40,21 @@ LEVEL = {
 }
 
 
-_ts_sec = -1
-_ts_prefix = ""
+_TS_PREFIX: dict[int, str] = {}
 
 
 def format_ts(ts: float) -> str:
-    """Epoch seconds → ``2026-11-22T02:00:00.123Z`` (the second's prefix is cached: hot path)."""
-    global _ts_sec, _ts_prefix
+    """Epoch seconds → ``2026-11-22T02:00:00.123Z`` (per-second prefixes are cached: hot path)."""
     sec = int(ts // 1)
     us = round((ts - sec) * 1e6)  # like datetime: round to microseconds, then cut to milliseconds
     if us >= 1_000_000:
         sec, us = sec + 1, us - 1_000_000
-    if sec != _ts_sec:
-        _ts_prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-        _ts_sec = sec
-    return f"{_ts_prefix}{us // 1000:03d}Z"
+    prefix = _TS_PREFIX.get(sec)
+    if prefix is None:
+        if len(_TS_PREFIX) > 256:
+            _TS_PREFIX.clear()
+        prefix = _TS_PREFIX[sec] = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+    return f"{prefix}{us // 1000:03d}Z"
 
 
 class JobLog:
@@ -115,21 +115,27 @@ class JobLog:
 
 
 def base_record(ctx: RunContext, schedule: str, host: str, ts: float) -> dict[str, Any]:
-    """The fields every record of a run carries."""
-    rec: dict[str, Any] = {
-        "@timestamp": format_ts(ts),
-        "trace.id": ctx.trace_id,
-        "span.id": ctx.span_id,
-        "task.name": ctx.task,
-        "task.run_id": ctx.run_id,
-        "task.attempt": ctx.attempt,
-        "task.schedule": schedule,
-        "task.scheduled_at": format_ts(ctx.scheduled_at),
-        "host.name": host,
-        "service.name": SERVICE,
-    }
-    if ctx.labels:
-        rec["labels"] = ctx.labels
+    """The fields every record of a run carries (built once per attempt, then copied)."""
+    cached = ctx.cache
+    if cached is None or cached["span.id"] != ctx.span_id:
+        cached = {
+            "@timestamp": "",
+            "trace.id": ctx.trace_id,
+            "span.id": ctx.span_id,
+            "task.name": ctx.task,
+            "task.run_id": ctx.run_id,
+            "task.attempt": ctx.attempt,
+            "task.schedule": schedule,
+            "task.scheduled_at": format_ts(ctx.scheduled_at),
+            "host.name": host,
+            "service.name": SERVICE,
+        }
+        if ctx.labels:
+            cached["labels"] = ctx.labels
+        ctx.cache = cached
+    rec = cached.copy()
+    rec["@timestamp"] = format_ts(ts)
+    rec["task.attempt"] = ctx.attempt
     return rec
 
 

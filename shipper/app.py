@@ -83,7 +83,8 @@ def limits(cfg: ShipperConfig) -> Limits:
                   scan_interval=cfg.scan_interval.total_seconds(),
                   checkpoint_interval=cfg.checkpoint_interval.total_seconds(),
                   shutdown_timeout=cfg.shutdown_timeout.total_seconds(), rotate_wait=cfg.rotate_wait.total_seconds(),
-                  eof_line_timeout=cfg.eof_line_timeout.total_seconds())
+                  eof_line_timeout=cfg.eof_line_timeout.total_seconds(),
+                  close_inactive=cfg.close_inactive.total_seconds())
 
 
 def build_pipeline(cfg: ShipperConfig, service: StoreService, *, state_dir: str | Path | None = None,

@@ -121,6 +121,7 @@ class ShipperConfig(Settings):
     scan_interval: Duration = timedelta(seconds=1)
     rotate_wait: Duration = timedelta(seconds=5)
     eof_line_timeout: Duration = timedelta(seconds=5)
+    close_inactive: Duration = timedelta(minutes=5)  # idle files are closed (descriptors) and reopened on change
     checkpoint_interval: Duration = timedelta(seconds=1)
     shutdown_timeout: Duration = timedelta(seconds=10)
     listen: str | None = None

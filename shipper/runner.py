@@ -14,14 +14,15 @@ import asyncio
 import contextlib
 import logging
 import os
+from binascii import hexlify
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from orjson import dumps
 
 from cronwatch.clock import SYSTEM_CLOCK, Clock
 from cronwatch.jsonlog import format_ts
+from shipper.batch import Batch, Limits, ParserLike, Stats, Stopping
 from shipper.filters import InputRules
 from shipper.logmetrics import ShipperMetrics
 from shipper.model import Decoder, Event, RawLine
@@ -31,56 +32,10 @@ from shipper.sink.sink import BulkSink
 from shipper.tail.checkpoint import CheckpointStore
 from shipper.tail.tailer import InputFiles, Span, Tailer, Tracked
 
+__all__ = ["Batch", "Limits", "ParserLike", "Pipeline", "Stats", "Stopping"]
+
 log = logging.getLogger("cronwatch.shipper")
 POLL = 0.1
-
-
-class Stopping(Exception):
-    """A stop was requested while the reader waited for room in the send queue."""
-
-
-class ParserLike(Protocol):
-    """What the runner needs from a compiled parser: a decoder per file."""
-
-    def decoder(self, path: str, source: str) -> Decoder:
-        """A new decoder for the file at ``path`` whose id source is ``source``."""
-
-
-@dataclass
-class Limits:
-    """Batching, timing and shutdown settings (seconds and counts)."""
-
-    batch_events: int = 5000
-    batch_bytes: int = 5 * 1024 * 1024
-    flush_interval: float = 1.0
-    max_in_flight: int = 2
-    scan_interval: float = 1.0
-    checkpoint_interval: float = 1.0
-    shutdown_timeout: float = 10.0
-    rotate_wait: float = 5.0
-    eof_line_timeout: float = 5.0
-
-
-@dataclass(eq=False)
-class Batch:
-    """Encoded items on their way to the store and the file spans they cover."""
-
-    created: float
-    items: list[bytes] = field(default_factory=list)
-    size: int = 0
-    spans: dict[Tracked, Span] = field(default_factory=dict)
-
-
-@dataclass
-class Stats:
-    """Counts of one run (also in the metrics)."""
-
-    lines: int = 0
-    bytes: int = 0
-    events: int = 0
-    filtered: int = 0
-    indexed: int = 0
-    dead: int = 0
 
 
 class Pipeline:
@@ -102,7 +57,8 @@ class Pipeline:
         lim = self.limits
         cap = max(max_line_bytes) + 1 if max_line_bytes else 1024 * 1024
         self.tailer = Tailer(files, self._decoder, rotate_wait=lim.rotate_wait,
-                             eof_line_timeout=lim.eof_line_timeout, max_line_bytes=cap)
+                             eof_line_timeout=lim.eof_line_timeout, max_line_bytes=cap,
+                             close_inactive=lim.close_inactive)
         self.batch = Batch(clock.monotonic())
         self.queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=lim.max_in_flight)
         self.workers: list[asyncio.Task[None]] = []
@@ -146,15 +102,15 @@ class Pipeline:
             raw = ev.meta["raw"]
             h = base.copy()
             h.update(b"%d\0" % ev.offset + raw.encode("utf-8", "replace"))
-            did = h.hexdigest()
-            if active and not rules.keep(doc, raw, did):
+            did = hexlify(h.digest())
+            if active and not rules.keep(doc, raw, did.decode()):
                 continue
             ts = doc.get("@timestamp")
             if fixed_prefix is None or ts.__class__ is not str or ts[:cut] != last_key or ts[-1:] != "Z":
                 index = self._index(fixed_prefix or rules.prefix_for(doc), doc, ev)
                 head = b'{"index":{"_index":"' + index.encode() + b'","_id":"'
                 last_key = ts[:cut] if fixed_prefix is not None and ts.__class__ is str and ts[-1:] == "Z" else ""
-            item = head + did.encode() + b'"}}\n' + dumps(doc, default=str) + b"\n"
+            item = b'%b%b"}}\n%b\n' % (head, did, dumps(doc, default=str))
             keep(doc)
             append(item)
             size += len(item)
@@ -278,6 +234,9 @@ class Pipeline:
             await self.emit(t, t.decoder.flush(now))
             if tailer.release_ready(t, now):
                 await self.finish_file(t, now)
+            elif tailer.sleep_ready(t, now):
+                tailer.sleep(t)
+                self._drop_lag(t.state.path)
         return progressed
 
     async def finish_file(self, t: Tracked, now: float) -> None:
@@ -287,9 +246,12 @@ class Pipeline:
             await self.emit(t, self._feed(t, [line]))
         await self.emit(t, t.decoder.flush(None))
         self.tailer.release(t)
-        if t.state.path in self.lag_paths:
-            self.lag_paths.discard(t.state.path)
-            self.metrics.lag.remove(t.state.path)
+        self._drop_lag(t.state.path)
+
+    def _drop_lag(self, path: str) -> None:
+        if path in self.lag_paths:
+            self.lag_paths.discard(path)
+            self.metrics.lag.remove(path)
 
     async def scan(self, now: float) -> None:
         """Re-scan the inputs; flush the old generation of truncated files; persist new keys at once."""

@@ -2,24 +2,29 @@
 
 2xx is sent; 429 and 5xx and network errors are retried later (``Retry-After`` honoured); any
 other status is a permanent failure. Details name the host only, never the URL (it may hold a token).
+Requests go through the engine's shared aiohttp session (``ctx.extra["sessions"]``); TLS is verified.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
+import ssl
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 import orjson
 from pydantic import Field, SecretStr, model_validator
 
 from alerter.httpconfig import HttpConfig
 from alerter.model import BuildContext, Notification, Outcome, Result
 from alerter.payload import webhook_payload
+from alerter.sessions import SessionPool
 from cronwatch.config import Model, read_secret
 from cronwatch.durations import Duration
 
@@ -38,7 +43,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def classify_http(status: int, headers: httpx.Headers, host: str) -> Result:
+def classify_http(status: int, headers: Mapping[str, str], host: str) -> Result:
     """The outcome of an HTTP answer for webhook-like receivers."""
     if 200 <= status < 300:
         return Result(Outcome.SENT, f"HTTP {status} from {host}")
@@ -69,14 +74,19 @@ class WebhookConfig(Model):
         return self
 
     def build(self, ctx: BuildContext) -> WebhookIntegration:
-        """The integration for this entry."""
+        """The integration for this entry (files are relative to the config's directory)."""
         base = Path(ctx.extra.get("config_dir", "."))
         url = read_secret(self.url, str(base / self.url_file) if self.url_file else None, "webhook url")
         assert url is not None
-        http = self.http_config.client(base, self.timeout.total_seconds()) \
-            if self.http_config.needs_own_client() else ctx.http
-        return WebhookIntegration(url, self.send_resolved, http, self.http_config.headers(),
-                                  self.max_alerts, self.timeout.total_seconds())
+        sessions = ctx.extra.get("sessions")
+        if not isinstance(sessions, SessionPool):
+            sessions = SessionPool()
+            ctx.extra["sessions"] = sessions
+        return WebhookIntegration(url, self.send_resolved, sessions, self.http_config.headers(),
+                                  max_alerts=self.max_alerts, timeout=self.timeout.total_seconds(),
+                                  ssl_context=self.http_config.ssl_context(base),
+                                  proxy=self.http_config.proxy_url,
+                                  follow_redirects=self.http_config.follow_redirects)
 
 
 class WebhookIntegration:
@@ -84,15 +94,19 @@ class WebhookIntegration:
 
     kind = "webhook"
 
-    def __init__(self, url: str, send_resolved: bool, http: httpx.AsyncClient, headers: dict[str, str],
-                 max_alerts: int = 0, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, send_resolved: bool, sessions: SessionPool, headers: dict[str, str], *,
+                 max_alerts: int = 0, timeout: float = 10.0, ssl_context: ssl.SSLContext | bool = True,
+                 proxy: str | None = None, follow_redirects: bool = True) -> None:
         self.send_resolved = send_resolved
         self._url = url
         self._host = urlsplit(url).hostname or "?"
-        self._http = http
-        self._headers = {"Content-Type": "application/json", "User-Agent": "cronwatch-alerter", **headers}
+        self._sessions = sessions
+        self._headers = {"Content-Type": "application/json", **headers}
         self._max_alerts = max_alerts
-        self._timeout = timeout
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._ssl = ssl_context
+        self._proxy = proxy
+        self._redirects = follow_redirects
 
     def __repr__(self) -> str:
         return f"WebhookIntegration(host={self._host!r})"
@@ -101,13 +115,17 @@ class WebhookIntegration:
         """POST the v4 payload once."""
         body = orjson.dumps(webhook_payload(notification, self._max_alerts))
         try:
-            resp = await self._http.post(self._url, content=body, headers=self._headers, timeout=self._timeout)
-        except httpx.TimeoutException:
+            async with self._sessions.get().post(self._url, data=body, headers=self._headers,
+                                                 timeout=self._timeout, ssl=self._ssl, proxy=self._proxy,
+                                                 allow_redirects=self._redirects) as resp:
+                await resp.read()
+                return classify_http(resp.status, resp.headers, self._host)
+        except TimeoutError:
             return Result(Outcome.RETRY, f"timeout talking to {self._host}")
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientSSLError as exc:
+            return Result(Outcome.PERMANENT, f"TLS error talking to {self._host}: {type(exc).__name__}")
+        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
             return Result(Outcome.RETRY, f"{type(exc).__name__} talking to {self._host}")
-        await resp.aclose()
-        return classify_http(resp.status_code, resp.headers, self._host)
 
     def describe(self) -> dict[str, Any]:
         """Non-secret facts for the status API."""

@@ -13,12 +13,21 @@ import base64
 import ssl
 import zlib
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import httpx
 import orjson
 
 from shipper.sink.errors import StoreRejected, StoreUnavailable
+
+_zlib: ModuleType = zlib
+try:  # the same API, several times faster; fall back to zlib where no wheel exists
+    from isal import isal_zlib as _isal_zlib
+
+    _zlib = _isal_zlib
+except ImportError:  # pragma: no cover - isal is a dependency; kept for exotic platforms
+    pass
 
 
 @dataclass(frozen=True)
@@ -63,9 +72,10 @@ def redact_url(url: str) -> str:
 
 
 def gzip_bytes(data: bytes, level: int = 1) -> bytes:
-    """``data`` as a gzip member (level 1: the sink's CPU matters more than a few bytes)."""
-    comp = zlib.compressobj(level, zlib.DEFLATED, 31)
-    return comp.compress(data) + comp.flush()
+    """``data`` as a gzip member, with ISA-L (``isal``: ~4× zlib's speed at a better ratio) when installed."""
+    comp = _zlib.compressobj(level, _zlib.DEFLATED, 31)
+    out: bytes = comp.compress(data) + comp.flush()
+    return out
 
 
 def auth_headers(username: str | None, password: str | None, api_key: str | None) -> dict[str, str]:

@@ -5,8 +5,10 @@ inode is a new file). The id source key assigned at discovery is kept for the fi
 in its checkpoint. Rename-rotation keeps the old file open and reads it to its end; a file whose
 size drops below what was read, or whose first bytes change, was truncated in place and starts a
 new generation (new key, offset 0). A file renamed while the shipper was down is found again by
-its identity in the directory it was last seen in. Only :meth:`Tailer.scan` and the reads touch
-the disk; ``now`` is always passed in.
+its identity in the directory it was last seen in. A file idle for ``close_inactive`` is closed
+(so thousands of per-run logs do not hold thousands of descriptors) and reopened when its size or
+modification time changes. Only :meth:`Tailer.scan`, the reads and closing touch the disk;
+``now`` is always passed in.
 """
 
 from __future__ import annotations
@@ -92,6 +94,15 @@ class Tracked:
         return max(0, self.size - self.committed())
 
 
+@dataclass
+class Dormant:
+    """A file closed after being idle: its checkpoint and what it looked like when closed."""
+
+    state: FileState
+    size: int
+    mtime_ns: int
+
+
 def _head(fd: int, n: int = FINGERPRINT_BYTES) -> bytes:
     return os.pread(fd, n, 0)
 
@@ -101,13 +112,15 @@ class Tailer:
 
     def __init__(self, inputs: Sequence[InputFiles], make_decoder: DecoderFactory, *,
                  rotate_wait: float = 5.0, eof_line_timeout: float = 5.0,
-                 max_line_bytes: int = DEFAULT_MAX_LINE) -> None:
+                 max_line_bytes: int = DEFAULT_MAX_LINE, close_inactive: float | None = 300.0) -> None:
         self.inputs = list(inputs)
         self.make_decoder = make_decoder
         self.rotate_wait = rotate_wait
         self.eof_line_timeout = eof_line_timeout
         self.max_line_bytes = max_line_bytes
+        self.close_inactive = close_inactive
         self.files: dict[tuple[int, int], Tracked] = {}
+        self.dormant: dict[tuple[int, int], Dormant] = {}  # idle files closed to save descriptors
         self.draining: list[Tracked] = []  # released files and old generations with unacknowledged spans
         self.saved: dict[tuple[int, int], FileState] = {}
         self.first_scan = True
@@ -133,6 +146,7 @@ class Tailer:
                     head = _head(t.fd)
                     t.state.fp, t.state.fp_len = fingerprint(head), len(head)
             out.append(t.state)
+        out.extend(d.state for d in self.dormant.values())
         out.extend(self.saved.values())  # not found yet (e.g. a directory not mounted); keep them
         return out
 
@@ -172,12 +186,55 @@ class Tailer:
             old = self._check_truncated(t, now)
             if old is not None:
                 superseded.append(old)
+        self._wake_dormant(seen, now)
         for ident, (path, idx, _st) in seen.items():
             self._open(path, idx, ident, now)
         if self.first_scan:
             self._recover_renamed(now)
         self.first_scan = False
         return superseded
+
+    def _wake_dormant(self, seen: dict[tuple[int, int], tuple[str, int, os.stat_result]], now: float) -> None:
+        """Reopen dormant files that changed; forget those that are gone; leave the rest closed."""
+        for ident, d in list(self.dormant.items()):
+            hit = seen.pop(ident, None)
+            if hit is not None:
+                path, idx, st = hit
+                d.state.path = path
+                if st.st_size != d.size or st.st_mtime_ns != d.mtime_ns:
+                    del self.dormant[ident]
+                    self.saved[ident] = d.state
+                    self._open(path, idx, ident, now)
+                continue
+            del self.dormant[ident]  # renamed away or deleted: read what it gained, if anything
+            moved = find_by_identity(os.path.dirname(d.state.path) or ".", d.state.dev, d.state.ino)
+            if moved is not None:
+                try:
+                    st = os.stat(moved)
+                except OSError:
+                    continue
+                if st.st_size != d.size or st.st_mtime_ns != d.mtime_ns:
+                    self.saved[ident] = d.state
+                    self._open(moved, d.state.input, ident, now, matched=False)
+
+    def sleep_ready(self, t: Tracked, now: float) -> bool:
+        """True when a matched file has been idle for ``close_inactive`` with everything acknowledged."""
+        return (self.close_inactive is not None and t.matched and not t.deleted and not t.released
+                and not t.reader.partial and t.reader.offset >= t.size and now - t.last_data >= self.close_inactive
+                and t.decoder.pending_offset() is None and t.committed() >= t.reader.offset)
+
+    def sleep(self, t: Tracked) -> None:
+        """Close an idle file; the next scan reopens it when its size or modification time changes."""
+        ident = (t.state.dev, t.state.ino)
+        try:
+            st = os.fstat(t.fd)
+        except OSError:
+            return
+        t.state.offset = t.committed()
+        self.dormant[ident] = Dormant(t.state, st.st_size, st.st_mtime_ns)
+        self._close(t)
+        if self.files.get(ident) is t:
+            del self.files[ident]
 
     def _open(self, path: str, idx: int, ident: tuple[int, int], now: float, *, matched: bool = True) -> None:
         try:

@@ -269,3 +269,38 @@ def test_scheduler_tasks_in_the_image_validate() -> None:
 
     cfg = load_scheduler_config(str(REPO / "examples/tasks.yml"))
     assert cfg.tasks
+
+
+def test_scheduler_reads_its_token_file_from_the_compose_environment(compose: dict[str, Any],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scheduler's environment in compose makes it require the bearer token from its secret file."""
+    from scheduler.model import load_scheduler_config
+
+    for key, value in compose["services"]["scheduler"]["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    cfg = load_scheduler_config(str(REPO / "examples/tasks.yml"))
+    assert cfg.api_token_file == "/run/secrets/scheduler_api_token"
+    assert "scheduler_api_token" in compose["services"]["scheduler"]["secrets"]
+
+
+def test_alerter_config_is_valid_with_the_compose_environment(compose: dict[str, Any], tmp_path: Path) -> None:
+    """examples/alerter.yml passes check-config with exactly the variables compose gives the alerter."""
+    import os
+    import sys
+
+    env = dict(os.environ)
+    for key, value in compose["services"]["alerter"]["environment"].items():
+        value = str(value)
+        if value.startswith("${"):  # compose interpolates these from .env: use .env.example's value
+            name = value[2:].split(":", 1)[0].rstrip("}")
+            value = env_example()[name]
+        if value.startswith("/run/secrets/"):
+            secret = tmp_path / Path(value).name
+            secret.write_text("https://oapi.dingtalk.com/robot/send?access_token=x\n")
+            value = str(secret)
+        env[key] = value.replace("/var/lib/cronwatch", str(tmp_path))
+    (tmp_path / "silences.yml").write_text((REPO / "examples/silences.yml").read_text())
+    result = subprocess.run([sys.executable, "-c", "from cronwatch.cli import main; main()", "alerter",
+                             "check-config", str(REPO / "examples/alerter.yml")], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -104,7 +104,7 @@ def test_elasticsearch_sink_keeps_the_index_and_id_contract() -> None:
     """Daily index from the event's time via _cw_index (not indexed), _id from the document, TLS verified."""
     es = vector_config()["sinks"]["elasticsearch"]
     assert es["bulk"]["index"] == "{{ _cw_index }}" and es["encoding"]["except_fields"] == ["_cw_index"]
-    assert es["id_key"] == "_id" and es["bulk"]["action"] == "index"
+    assert es["id_key"] == "_id" and es["bulk"]["action"] == "index" and es["request_retry_partial"] is True
     assert es["tls"]["verify_certificate"] is True and es["tls"]["verify_hostname"] is True
     raw = raw_config()["sinks"]["elasticsearch"]["auth"]
     assert raw["password"] == "${ES_PASSWORD}"
@@ -244,3 +244,14 @@ def check_kept(line: str, doc: dict[str, Any]) -> None:
     else:
         for token in line.split():
             assert json.dumps(token.strip(':{}[]",'), ensure_ascii=False)[1:-1] in dumped, token
+
+
+def test_syslog_year_is_inferred_from_the_read_time() -> None:
+    """A yearless syslog time read just after New Year belongs to the old year; one from today to the new."""
+    read = "2027-01-01T00:00:30Z"
+    jobs = [("p", {"message": "Dec 31 23:59:50 web-1 CRON[1]: (root) CMD (backup)", "offset": 0, "timestamp": read}),
+            ("p", {"message": "Jan  1 00:00:10 web-1 CRON[2]: (root) CMD (backup)", "offset": 60, "timestamp": read})]
+    old, new = run_vrl({"p": program()}, jobs)
+    assert old["ok"]["@timestamp"] == "2026-12-31T23:59:50.000Z" and old["ok"]["_cw_index"] == "cronwatch-2026.12.31"
+    assert new["ok"]["@timestamp"] == "2027-01-01T00:00:10.000Z"
+    assert old["ok"]["host.name"] == "web-1" and old["ok"]["extra"] == {"program": "CRON", "pid": "1"}

@@ -25,7 +25,10 @@ _RUNNER = r"""
 import json, sys
 import pyvrl
 programs = json.loads(sys.stdin.readline())
-compiled = {name: pyvrl.Transform(src) for name, src in programs.items()}
+# Vector's file source gives every event its read time as a timestamp in .timestamp; JSON cannot
+# carry one, so an ISO string stands for it (or the current time when absent).
+READ_TIME = 'harness_read_time = parse_timestamp(string(.timestamp) ?? "", "%+") ?? now()\n.timestamp = get({"t": harness_read_time}, ["t"]) ?? null\n'
+compiled = {name: pyvrl.Transform(READ_TIME + src) for name, src in programs.items()}
 for line in sys.stdin:
     job = json.loads(line)
     try:

@@ -169,6 +169,7 @@ def shipper_yaml(url: str, logs_glob: str, state: Path, prefix: str, **extra: st
         "checkpoint_interval: 100ms",
         "rotate_wait: 500ms",
         "eof_line_timeout: 500ms",
+        "close_inactive: 300ms",
     ]
     lines += [f"{k}: {v}" for k, v in extra.items()]
     return "\n".join(lines) + "\n"

@@ -162,3 +162,23 @@ async def test_index_day_in_configured_zone_end_to_end(osmem: Process, tmp_path:
         await pipe.backfill()
     assert [h["_index"] for h in search(osmem.url, f"{prefix}-*")] == [f"{prefix}-2026.11.23"]
     assert FAST.batch_events == 50
+
+
+async def test_many_short_per_run_logs_and_idle_files_closed(osmem: Process, tmp_path: Path) -> None:
+    """Hundreds of one-line per-run logs under ``**`` are all shipped, then closed when idle, and reopened on change."""
+    logs = tmp_path / "logs"
+    for i in range(300):
+        d = logs / f"task{i % 7}"
+        d.mkdir(parents=True, exist_ok=True)
+        append(d / f"run-{i:04d}.log", f"Starting work {i}")
+    prefix = _prefix()
+    limits = Limits(batch_events=100, flush_interval=0.05, scan_interval=0.05, checkpoint_interval=0.05,
+                    close_inactive=0.3, eof_line_timeout=0.2, rotate_wait=0.2)
+    pipe = make_pipeline(osmem.url, tmp_path / "state", [str(logs / "**" / "*.log")], prefix=prefix, limits=limits)
+    async with running(pipe):
+        await eventually(lambda: count(osmem.url, f"{prefix}-*") == 300, 30)
+        await eventually(lambda: not pipe.tailer.files, 10)
+        assert len(pipe.tailer.dormant) == 300
+        append(logs / "task3" / "run-0003.log", "Finished")
+        await eventually(lambda: count(osmem.url, f"{prefix}-*") == 301, 10)
+    assert len(CheckpointStore(tmp_path / "state").load()) == 300

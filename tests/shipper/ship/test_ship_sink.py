@@ -16,7 +16,7 @@ from cronwatch.testing.services import Process
 from shipper.naming import doc_id, index_name, source_for_path
 from shipper.sink.deadletter import DeadLetterFile
 from shipper.sink.encoder import IndexNamer, encode_item, split_item
-from shipper.sink.errors import BulkProtocolError, StoreRejected
+from shipper.sink.errors import BulkProtocolError, StoreRejected, StoreUnavailable
 from shipper.sink.response import read_bulk_response
 from shipper.sink.service import StoreService, auth_headers, parse_distribution
 from shipper.sink.sink import BulkSink
@@ -197,3 +197,42 @@ async def test_template_and_mapping_conflict_against_osmem(osmem: Process, tmp_p
     mapping = (await service.request("GET", "/sinktest-2026.11.22/_mapping")).json()
     assert mapping["sinktest-2026.11.22"]["mappings"]["properties"]["extra"]["type"] == "flat_object"
     await service.close()
+
+
+async def test_tls_is_verified_against_the_configured_ca(tmp_path: Path) -> None:
+    """A store with a private CA is reached with ``ca_file`` and refused without it; credentials are sent."""
+    import ssl
+
+    import trustme
+    from aiohttp import web
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    seen: list[str] = []
+
+    async def root(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        return web.json_response({"version": {"number": "8.15.0"}})
+
+    app = web.Application()
+    app.router.add_get("/", root)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"https://127.0.0.1:{port}"
+    try:
+        trusted = StoreService([url], ca_file=str(ca_file), headers=auth_headers("elastic", "pw", None))
+        assert (await trusted.info()).name == "elasticsearch"
+        await trusted.close()
+        assert seen == ["Basic ZWxhc3RpYzpwdw=="]
+        untrusted = StoreService([url])
+        with pytest.raises(StoreUnavailable, match="store unreachable"):
+            await untrusted.info()
+        await untrusted.close()
+    finally:
+        await runner.cleanup()

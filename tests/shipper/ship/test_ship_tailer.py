@@ -184,3 +184,26 @@ def test_checkpoint_roundtrip_and_corruption(tmp_path: Path) -> None:
         assert str(store.path) in str(exc) and "corrupt" in str(exc)
     else:
         raise AssertionError("corrupt checkpoint accepted")
+
+
+def test_idle_files_are_closed_and_reopened_on_change(tmp_path: Path) -> None:
+    """A file idle for ``close_inactive`` gives back its descriptor; when it grows it is reopened where it was."""
+    f = tmp_path / "app.log"
+    append(f, "one")
+    tailer = _tailer([str(f)])
+    tailer.close_inactive = 1.0
+    tailer.scan(0.0)
+    (t,) = tailer.files.values()
+    assert _drain(tailer, t, 0.0) == ["one"]
+    t.reader.line_start = t.reader.offset
+    assert not tailer.sleep_ready(t, 0.5) and tailer.sleep_ready(t, 1.5)
+    tailer.sleep(t)
+    assert t.fd == -1 and not tailer.files
+    tailer.scan(2.0)
+    assert not tailer.files  # unchanged: stays closed
+    assert [s.offset for s in tailer.states()] == [4]
+    append(f, "two")
+    tailer.scan(3.0)
+    (t2,) = tailer.files.values()
+    assert t2.state.key == t.state.key
+    assert _drain(tailer, t2, 3.0) == ["two"]
