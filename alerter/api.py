@@ -1,7 +1,8 @@
 """The HTTP API: Alertmanager's v2 shapes (enough for Prometheus and amtool) plus cronwatch's own.
 
 - ``POST /api/v2/alerts`` (Prometheus), ``POST /webhook`` (an Alertmanager in front of us),
-  ``GET /api/v2/alerts`` with ``filter``/``receiver``/``active``/``silenced``/``inhibited``;
+  ``GET /api/v2/alerts`` with ``filter``/``receiver``/``active``/``silenced``/``inhibited``,
+  ``GET /api/v2/alerts/groups``;
 - ``GET|POST /api/v2/silences``, ``GET|DELETE /api/v2/silence/{id}`` — written into the YAML file;
 - ``GET /api/v2/status``, ``GET /api/v2/receivers``, ``/-/healthy``, ``/-/ready``,
   ``POST /-/reload``, ``/metrics``;
@@ -26,6 +27,7 @@ from alerter.engine import Engine
 from alerter.errors import AlertInputError, MatcherError, SilenceError, SilenceNotFound
 from alerter.ingest import alerts_from_api, alerts_from_webhook, parse_ts
 from alerter.matchers import Matcher, matches_all, parse_matchers
+from alerter.model import Alert
 from alerter.payload import rfc3339
 from alerter.silences import Silence
 from cronwatch import __version__
@@ -76,7 +78,7 @@ async def post_webhook(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     body = await read_json(request, request.app[MAX_BODY])
     try:
-        alerts = alerts_from_webhook(body, engine.clock.now(), engine.resolve_timeout)
+        alerts = alerts_from_webhook(body, engine.clock.now(), engine.cfg.sources.webhook_resolve_timeout)
     except AlertInputError as exc:
         engine.metrics.invalid.labels("webhook").inc()
         return json_error(400, str(exc))
@@ -107,14 +109,37 @@ async def get_alerts(request: web.Request) -> web.Response:
         if (silenced and not want_silenced) or (inhibited and not want_inhibited) or \
                 (not silenced and not inhibited and not want_active):
             continue
-        out.append({
-            "labels": a.labels, "annotations": a.annotations, "startsAt": rfc3339(a.starts_at),
-            "endsAt": rfc3339(a.ends_at), "updatedAt": rfc3339(a.updated_at), "generatorURL": a.generator_url,
-            "fingerprint": a.fingerprint, "receivers": [{"name": r} for r in receivers],
-            "status": {"state": "suppressed" if silenced or inhibited else "active",
-                       "silencedBy": silenced, "inhibitedBy": inhibited},
-        })
+        out.append(alert_json(a, receivers, silenced, inhibited))
     out.sort(key=lambda x: str(x["fingerprint"]))
+    return json_response(out)
+
+
+def alert_json(a: Alert, receivers: list[str], silenced: list[str], inhibited: list[str]) -> dict[str, Any]:
+    """Alertmanager's gettableAlert shape."""
+    return {
+        "labels": a.labels, "annotations": a.annotations, "startsAt": rfc3339(a.starts_at),
+        "endsAt": rfc3339(a.ends_at), "updatedAt": rfc3339(a.updated_at), "generatorURL": a.generator_url,
+        "fingerprint": a.fingerprint, "receivers": [{"name": r} for r in receivers],
+        "status": {"state": "suppressed" if silenced or inhibited else "active",
+                   "silencedBy": silenced, "inhibitedBy": inhibited},
+    }
+
+
+async def get_groups(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    filters = _filters(request)
+    now = engine.clock.now()
+    out = []
+    for g in list(engine.groups.values()):
+        alerts = [a for a in g.alerts.values() if not a.resolved_at(now) and matches_all(filters, a.labels)]
+        if not alerts:
+            continue
+        for receiver in g.dest.opts.receivers:
+            shown = []
+            for a in alerts:
+                silenced, inhibited = engine.muted_by(a, now)
+                shown.append(alert_json(a, [receiver], silenced, inhibited))
+            out.append({"labels": g.labels, "receiver": {"name": receiver}, "alerts": shown})
     return json_response(out)
 
 
@@ -276,6 +301,7 @@ def make_app(engine: Engine, reload_config: Callable[[], AlerterConfig] | None =
     r = app.router
     r.add_post("/api/v2/alerts", post_alerts)
     r.add_get("/api/v2/alerts", get_alerts)
+    r.add_get("/api/v2/alerts/groups", get_groups)
     r.add_post("/webhook", post_webhook)
     r.add_get("/api/v2/silences", get_silences)
     r.add_post("/api/v2/silences", post_silence)

@@ -43,6 +43,7 @@ def _check(path: Path) -> list[str]:
     import httpx
 
     from alerter.config import load_alerter_config
+    from alerter.engine import build_integrations
     from alerter.model import BuildContext
     from alerter.silencefile import SilenceFile
     from cronwatch.clock import SYSTEM_CLOCK
@@ -54,13 +55,10 @@ def _check(path: Path) -> list[str]:
     ctx = BuildContext(http=http, clock=SYSTEM_CLOCK, state_dir=cfg.path(cfg.state_dir),
                        external_url=cfg.external_url, extra={"config_dir": cfg.base_dir, "config": cfg})
     n = 0
-    for i, rec in enumerate(cfg.receivers):
-        for fname, idx, icfg in rec.integration_configs():
-            try:
-                icfg.build(ctx)
-                n += 1
-            except ConfigError as exc:
-                problems += [f"{path}: receivers[{i}].{fname}[{idx}]: {p}" for p in exc.problems]
+    try:
+        n = sum(len(v) for v in build_integrations(cfg, ctx).values())
+    except ConfigError as exc:
+        problems += exc.problems
     silences = 0
     if cfg.silences_file:
         try:
@@ -130,10 +128,18 @@ def _silence_file(config_path: Path) -> Any:
 @click.option("--comment", "-c", required=True, help="Why.")
 @click.option("--author", "-a", default=None, help="Who (default: $USER).")
 @click.option("--id", "sid", default=None, help="A stable id (default: a new UUID).")
+@click.option("--every", default=None, metavar="CRON",
+              help="Recurring: open a window of --duration at each fire of this cron expression.")
+@click.option("--timezone", default="UTC", show_default=True, help="Time zone of --every.")
+@click.option("--until", default=None, help="RFC 3339 end of a recurring silence (default: none).")
 @click.argument("matchers", nargs=-1, required=True)
 def silence_add(config_path: Path, duration: str, start: str | None, comment: str, author: str | None,
-                sid: str | None, matchers: tuple[str, ...]) -> None:
-    """Add a silence for MATCHERS such as 'task="db_backup"' 'severity=~"warning|info"'; prints its id."""
+                sid: str | None, every: str | None, timezone: str, until: str | None,
+                matchers: tuple[str, ...]) -> None:
+    """Add a silence for MATCHERS such as 'task="db_backup"' 'severity=~"warning|info"'; prints its id.
+
+    With --every, the silence recurs: e.g. --every "0 22 * * *" --duration 8h --timezone Asia/Shanghai.
+    """
     import getpass
 
     from pydantic import ValidationError
@@ -147,16 +153,23 @@ def silence_add(config_path: Path, duration: str, start: str | None, comment: st
 
     try:
         begin = parse_ts(start, "--start") if start else None
+        last = parse_ts(until, "--until") if until else None
     except AlertInputError as exc:
-        raise click.BadParameter(str(exc), param_hint="--start") from None
-    begin = begin or datetime.now(UTC)
+        raise click.BadParameter(str(exc)) from None
     try:
-        end = begin + parse_duration(duration)
+        length = parse_duration(duration)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--duration") from None
+    data: dict[str, Any] = {"id": sid, "matchers": list(matchers), "created_by": author or getpass.getuser(),
+                            "comment": comment}
+    if every:
+        data.update(every={"cron": every, "duration": length, "timezone": timezone}, starts_at=begin,
+                    ends_at=last)
+    else:
+        begin = begin or datetime.now(UTC)
+        data.update(starts_at=begin, ends_at=begin + length)
     try:
-        s = Silence(id=sid, matchers=list(matchers), starts_at=begin, ends_at=end,
-                    created_by=author or getpass.getuser(), comment=comment)
+        s = Silence.model_validate(data)
     except ValidationError as exc:
         raise ConfigError([p.replace("<silence>: ", "") for p in validation_problems(exc, None, "<silence>")]) \
             from None
@@ -173,6 +186,7 @@ def silence_add(config_path: Path, duration: str, start: str | None, comment: st
 def silence_list(config_path: Path, show_all: bool) -> None:
     """List silences: id, state, window, matchers, comment."""
     from alerter.payload import rfc3339
+    from cronwatch.durations import format_duration
 
     sf = _silence_file(config_path)
     now = datetime.now(UTC)
@@ -181,7 +195,8 @@ def silence_list(config_path: Path, show_all: bool) -> None:
         if state == "expired" and not show_all:
             continue
         start, end = s.shown_window(now)
-        every = f" every {s.every.cron} for {s.every.duration}" if s.every else ""
+        every = f" every {s.every.cron} for {format_duration(s.every.duration)} ({s.every.timezone})" \
+            if s.every else ""
         click.echo(f"{s.uid}\t{state}\t{rfc3339(start)}\t{rfc3339(end)}{every}\t{' '.join(s.matchers)}\t"
                    f"{s.created_by}\t{s.comment}")
 

@@ -10,7 +10,8 @@ An existing ``alertmanager.yml`` (``global``, ``route``, ``receivers``, ``inhibi
 - ``flap_hold`` on routes and tiers — a resolved alert is announced only after it stayed
   resolved that long;
 - receiver types ``file_configs`` (and the chat/mail/Sentry ones of the receivers issue);
-- ``state_dir``, ``api`` (bearer token, body limit), ``sources`` (Prometheus polling), ``delivery``.
+- ``state_dir``, ``api`` (bearer token, body limit), ``sources`` (Prometheus polling), ``delivery``,
+  ``cluster`` (replicas sharing the notification log in Redis).
 
 Relative paths are relative to the config file's directory, as in Alertmanager. Go
 ``templates:``, unknown keys and receiver types we do not implement are errors with file:line.
@@ -24,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from alerter.cluster import ClusterConfig
 from alerter.errors import MatcherError
 from alerter.httpconfig import HttpConfig
 from alerter.matchers import Matcher, legacy_matchers, parse_matchers
@@ -220,9 +222,15 @@ class PrometheusSource(Model):
 
 
 class SourcesConfig(Model):
-    """``sources:`` — alert sources the alerter pulls from (pushes need no config)."""
+    """``sources:`` — alert sources the alerter pulls from, and how long webhook alerts stay open.
+
+    An Alertmanager in front of us repeats a firing group only every ``repeat_interval`` (hours),
+    so a firing alert received on ``/webhook`` stays open for ``webhook_resolve_timeout`` unless a
+    resolved notification (or a repeat) arrives first.
+    """
 
     prometheus: list[PrometheusSource] = Field(default_factory=list)
+    webhook_resolve_timeout: Duration = timedelta(hours=25)
 
 
 class DeliveryConfig(Model):
@@ -249,10 +257,12 @@ class AlerterConfig(Model):
     api: ApiConfig = Field(default_factory=ApiConfig)
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    cluster: ClusterConfig | None = None
 
     # where the file was loaded from (not a YAML key)
     base_dir: Path = Field(default=Path("."), exclude=True)
     source_text: str = Field(default="", exclude=True, repr=False)
+    source_path: str = Field(default="", exclude=True)
 
     @model_validator(mode="after")
     def _root(self) -> AlerterConfig:
@@ -346,6 +356,7 @@ def parse_alerter_config(doc: YamlDocument, base_dir: Path, text: str = "") -> A
         raise ConfigError(problems)
     cfg.base_dir = base_dir
     cfg.source_text = text
+    cfg.source_path = doc.path
     return cfg
 
 

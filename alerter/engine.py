@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from redis.exceptions import RedisError
 
+from alerter.cluster import SharedLog
 from alerter.config import AlerterConfig
 from alerter.dispatch import (
     Group,
@@ -30,7 +32,7 @@ from alerter.dispatch import (
 )
 from alerter.inhibit import Inhibitor
 from alerter.metrics import AlerterMetrics
-from alerter.model import Alert, BuildContext, Notification
+from alerter.model import Alert, BuildContext, Integration, Notification
 from alerter.nflog import NotificationLog, entry_key
 from alerter.notify import Deliverer, IntegrationStatus, Slot, needs_update
 from alerter.route import RouteOpts, Router
@@ -39,6 +41,7 @@ from alerter.silencefile import SilenceFile
 from alerter.silences import SilenceIndex
 from alerter.store import AlertStore
 from cronwatch.clock import SYSTEM_CLOCK, Clock
+from cronwatch.errors import ConfigError
 from cronwatch.retry import Backoff
 
 log = logging.getLogger("cronwatch.alerter")
@@ -52,6 +55,25 @@ def common(maps: list[dict[str, str]]) -> dict[str, str]:
     out = dict(maps[0])
     for m in maps[1:]:
         out = {k: v for k, v in out.items() if m.get(k) == v}
+    return out
+
+
+def build_integrations(cfg: AlerterConfig, ctx: BuildContext) -> dict[str, list[tuple[int, Integration]]]:
+    """Build every receiver's integrations; all problems are one ConfigError naming receiver and entry."""
+    out: dict[str, list[tuple[int, Integration]]] = {}
+    problems: list[str] = []
+    where = cfg.source_path or "alerter.yml"
+    for i, rec in enumerate(cfg.receivers):
+        out[rec.name] = []
+        for fname, idx, icfg in rec.integration_configs():
+            try:
+                out[rec.name].append((idx, icfg.build(ctx)))
+            except ConfigError as exc:
+                problems += [f"{where}: receivers[{i}].{fname}[{idx}]: {p}" for p in exc.problems]
+            except (OSError, ValueError) as exc:
+                problems.append(f"{where}: receivers[{i}].{fname}[{idx}]: {exc}")
+    if problems:
+        raise ConfigError(problems)
     return out
 
 
@@ -76,6 +98,8 @@ class Engine:
         self._wake: asyncio.Event | None = None
         self.silence_file: SilenceFile | None = None
         self.slots: dict[str, list[Slot]] = {}
+        self.shared: SharedLog | None = None
+        self._closing: list[SharedLog] = []
         self.started_at = clock.now()
         self.ready = False
         self.metrics.watch_states(self.state_counts)
@@ -85,34 +109,37 @@ class Engine:
     # --- configuration ----------------------------------------------------------------------
 
     def apply(self, cfg: AlerterConfig) -> None:
-        """Switch to ``cfg``: rebuild routes, receivers, inhibitions; regroup the stored alerts."""
-        old_status = {(s.receiver, s.kind, s.index): s.status for ss in self.slots.values() for s in ss}
+        """Switch to ``cfg`` as a whole, or raise ConfigError and keep the running configuration."""
         ctx = BuildContext(http=self.http, clock=self.clock, state_dir=self.state_dir,
                            external_url=cfg.external_url,
                            extra={"config_dir": cfg.base_dir, "config": cfg, "sessions": self.sessions})
-        slots: dict[str, list[Slot]] = {}
-        for rec in cfg.receivers:
-            slots[rec.name] = []
-            for fname, idx, icfg in rec.integration_configs():
-                integ = icfg.build(ctx)
-                key = (rec.name, integ.kind, idx)
-                status = old_status.get(key) or IntegrationStatus(rec.name, integ.kind, idx, integ.send_resolved)
-                slots[rec.name].append(Slot(rec.name, idx, integ, status))
-                del fname
+        built = build_integrations(cfg, ctx)
+        path = cfg.path(cfg.silences_file) if cfg.silences_file else self.state_dir / "silences.yml"
+        silence_file = self.silence_file
+        if silence_file is None or silence_file.path != path:
+            silence_file = SilenceFile(path)
+            silence_file.load()  # a bad file at start-up or reload fails the whole load, loudly
+            self.metrics.silences_ok.set(1)
+        # nothing below can fail: switch over
+        old_status = {(s.receiver, s.kind, s.index): s.status for ss in self.slots.values() for s in ss}
+        self.slots = {}
+        for name, integrations in built.items():
+            self.slots[name] = []
+            for idx, integ in integrations:
+                status = old_status.get((name, integ.kind, idx)) or \
+                    IntegrationStatus(name, integ.kind, idx, integ.send_resolved)
+                self.slots[name].append(Slot(name, idx, integ, status))
         self.cfg = cfg
-        self.slots = slots
+        self.silence_file = silence_file
         self.router = Router(cfg)
         self.intervals = cfg.intervals()
         self.inhibitor = Inhibitor(cfg.inhibit_rules)
         self.deliverer = Deliverer(self.metrics, self.clock, Backoff(cfg.delivery.backoff_initial.total_seconds(),
                                                                      cfg.delivery.backoff_max.total_seconds()))
         self.resolve_timeout = cfg.global_.resolve_timeout
-        path = cfg.path(cfg.silences_file) if cfg.silences_file else self.state_dir / "silences.yml"
-        if self.silence_file is None or self.silence_file.path != path:
-            sf = SilenceFile(path)
-            sf.load()  # a bad file at start-up or reload fails the load, loudly
-            self.silence_file = sf
-            self.metrics.silences_ok.set(1)
+        if self.shared is not None:
+            self._closing.append(self.shared)
+        self.shared = SharedLog(cfg.cluster, cfg.delivery.nflog_retention) if cfg.cluster else None
         self.groups.clear()
         self._heap.clear()
         now = self.clock.now()
@@ -160,7 +187,7 @@ class Engine:
 
     def muted_by(self, alert: Alert, now: datetime) -> tuple[list[str], list[str]]:
         """``(silence ids, inhibiting fingerprints)`` of ``alert`` at ``now``."""
-        return self.silences.muting(alert.labels, now), self.inhibitor.inhibited_by(alert.labels, now)
+        return self.silences.muted_by(alert.labels, now), self.inhibitor.muted_by(alert.labels, now)
 
     def time_muted(self, opts: RouteOpts, now: datetime) -> bool:
         """True when a mute interval contains ``now`` or active intervals are set and none does."""
@@ -232,7 +259,10 @@ class Engine:
                 deadline = self.clock.monotonic() + opts.group_interval.total_seconds()
                 jobs = [self._notify_slot(group, slot, visible, now, deadline)
                         for rec in opts.receivers for slot in self.slots.get(rec, [])]
-                ok = all(await asyncio.gather(*jobs)) if jobs else True
+                if len(jobs) == 1:
+                    ok = await jobs[0]
+                else:
+                    ok = all(await asyncio.gather(*jobs)) if jobs else True
             if ok:
                 shown = {a.fingerprint: a for a in visible}
                 settle_after_flush(group, {fp: a for fp, a in snapshot
@@ -248,21 +278,42 @@ class Engine:
         firing = frozenset(a.fingerprint for a in visible if not a.resolved_at(now))
         resolved = frozenset(a.fingerprint for a in visible if a.resolved_at(now))
         key = entry_key(group.key, slot.receiver, slot.kind, slot.index)
-        entry = self.nflog.get(key)
         send_resolved = slot.integration.send_resolved
-        if not needs_update(entry, firing, resolved, send_resolved, group.dest.opts.repeat_interval, now):
+        repeat = group.dest.opts.repeat_interval
+        shared = self.shared
+        if shared is not None:
+            try:
+                entry = await shared.get(key)
+                if not needs_update(entry, firing, resolved, send_resolved, repeat, now):
+                    if entry is not None:  # keep the local log in step, for when Redis is away
+                        self.nflog.log(key, entry.firing, entry.resolved, entry.timestamp)
+                    return True
+                if not await shared.claim(key, group.dest.opts.group_interval):
+                    return True  # another replica is sending this one
+            except RedisError as exc:
+                log.warning("shared notification log unreachable; using the local one",
+                            extra={"error.message": str(exc)[:200]})
+                shared = None
+        if shared is None and not needs_update(self.nflog.get(key), firing, resolved, send_resolved, repeat, now):
             return True
-        alerts = visible if send_resolved else [a for a in visible if not a.resolved_at(now)]
-        if alerts:
-            n = Notification(
-                receiver=slot.receiver, group_key=group.key, group_labels=dict(group.labels), alerts=alerts,
-                status="firing" if firing else "resolved", now=now, external_url=self.cfg.external_url,
-                common_labels=common([a.labels for a in alerts]),
-                common_annotations=common([a.annotations for a in alerts]))
-            if not await self.deliverer.deliver(slot, n, deadline):
-                return False
-        self.nflog.log(key, firing, resolved, now)
-        return True
+        try:
+            alerts = visible if send_resolved else [a for a in visible if not a.resolved_at(now)]
+            if alerts:
+                n = Notification(
+                    receiver=slot.receiver, group_key=group.key, group_labels=dict(group.labels), alerts=alerts,
+                    status="firing" if firing else "resolved", now=now, external_url=self.cfg.external_url,
+                    common_labels=common([a.labels for a in alerts]),
+                    common_annotations=common([a.annotations for a in alerts]))
+                if not await self.deliverer.deliver(slot, n, deadline):
+                    return False
+            self.nflog.log(key, firing, resolved, now)
+            if shared is not None:
+                await shared.log(key, firing, resolved, now)
+            return True
+        finally:
+            if shared is not None:
+                with contextlib.suppress(RedisError):
+                    await shared.release(key)
 
     # --- housekeeping and the loop -------------------------------------------------------------
 
@@ -333,4 +384,7 @@ class Engine:
         if self._own_http:
             await self.http.aclose()
         await self.sessions.close()
+        for shared in [*self._closing, *([self.shared] if self.shared else [])]:
+            await shared.close()
+        self._closing.clear()
         self.nflog.close()

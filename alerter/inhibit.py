@@ -69,8 +69,8 @@ class Inhibitor:
         for r in self.rules:
             r.forget(fp, labels)
 
-    def inhibited_by(self, labels: Mapping[str, str], now: datetime) -> list[str]:
-        """Fingerprints of the alerts inhibiting ``labels`` (at most one per rule)."""
+    def muted_by(self, labels: Mapping[str, str], now: datetime) -> list[str]:
+        """Fingerprints of the alerts inhibiting ``labels`` (the first rule that applies)."""
         out = []
         for r in self.rules:
             fp = r.inhibited_by(labels, now)

@@ -46,7 +46,7 @@ class Matcher:
         compiled = None
         if type_ in (MatchType.RE, MatchType.NRE):
             try:
-                compiled = re.compile(f"^(?:{value})$", re.S)
+                compiled = re.compile(f"(?:{value})", re.S)  # used with fullmatch: anchored at both ends
             except re.error as exc:
                 raise MatcherError(f"invalid regular expression {value!r} for label {name}: {exc}") from None
         return cls(name, type_, value, compiled)
@@ -58,7 +58,7 @@ class Matcher:
         if self.type is MatchType.NE:
             return value != self.value
         assert self._re is not None
-        hit = self._re.match(value) is not None
+        hit = self._re.fullmatch(value) is not None
         return hit if self.type is MatchType.RE else not hit
 
     def matches(self, labels: Mapping[str, str]) -> bool:

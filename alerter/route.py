@@ -4,9 +4,9 @@ A node matches when all its matchers match; the children are tried in order, a m
 stops the search unless it has ``continue: true``; when no child matches, the node itself is
 the match. Options are inherited from the parent unless set on the node.
 
-Tiers: when an alert's ``severity`` has a tier, the tier's receivers replace the receiver the
-node *inherited* (or the root's catch-all receiver), and the tier's timings replace inherited
-timings. A value set on the matching node itself always wins. Groups of different tiers never
+Tiers: when an alert's ``severity`` has a tier, the tier's receivers and timings replace what the
+node *inherited* and the root's settings (the root's are defaults). A value set on a matching
+non-root node itself always wins. Groups of different tiers never
 mix: the tier is part of the group key.
 """
 
@@ -100,10 +100,11 @@ def with_tier(node: Route, tier: TierConfig) -> RouteOpts:
         receivers = tuple(tier.receivers)
     values = {}
     for name in _TIMINGS:
-        mine, tiered = getattr(own, name), getattr(tier, name)
+        mine = None if node.is_root else getattr(own, name)  # the root's settings are defaults; tiers win
+        tiered = getattr(tier, name)
         values[name] = mine if mine is not None else tiered if tiered is not None else getattr(o, name)
     group_by = o.group_by
-    if own.group_by is None and tier.group_by is not None:
+    if (node.is_root or own.group_by is None) and tier.group_by is not None:
         group_by = _group_by(tier.group_by, None)
     return RouteOpts(receivers, group_by, values["group_wait"], values["group_interval"],
                      values["repeat_interval"], values["flap_hold"],

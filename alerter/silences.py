@@ -218,7 +218,7 @@ class SilenceIndex:
             else:
                 self._by_label.setdefault(key, []).append(s)
 
-    def muting(self, labels: Mapping[str, str], now: datetime) -> list[str]:
+    def muted_by(self, labels: Mapping[str, str], now: datetime) -> list[str]:
         """Ids of the silences muting ``labels`` at ``now``."""
         out = [s.uid for s in self._scan if s.mutes(labels, now)]
         if self._by_label:

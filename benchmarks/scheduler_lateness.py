@@ -3,14 +3,20 @@
 Lateness = when the task function starts minus its scheduled time. For each N (10, 1000, 5000
 tasks, all due at every whole second) each scheduler runs in a fresh subprocess:
 
-* ``cronwatch``       — scheduler.engine with its real job log and SQLite state, ``async`` no-op ``call`` tasks;
+* ``cronwatch``       — the service ``cronwatch scheduler run`` starts (``scheduler.service.Service`` from a
+                        generated tasks.yml: job log, SQLite state, metrics, HTTP API, config watch),
+                        ``async`` no-op ``call`` tasks;
 * ``aps-background``  — APScheduler's default ``BackgroundScheduler`` (thread pool), sync no-op jobs;
 * ``aps-asyncio``     — APScheduler's ``AsyncIOScheduler``, async no-op jobs (its fastest setup).
 
-The first second is a warm-up and is not counted. Prints p50/p99 per scheduler and the ratio of
-APScheduler's p99 to cronwatch's. ``--quick`` runs 3 s per case instead of 6 s.
+Both schedulers are measured the same way: ``time.time()`` on entry to the job function minus the slot
+it was scheduled for. The first second is a warm-up and is not counted. Each case runs ``--rounds``
+times (interleaved: every scheduler once per round); the table shows the median over rounds of each
+round's p50/p99, the ratio of APScheduler's median p99 to cronwatch's, and the process CPU time per
+run (``time.process_time`` over the measured seconds / runs: less sensitive to other load on the
+machine than lateness). The load average is printed before and after. ``--quick``: 3 s per case, 2 rounds.
 
-    python benchmarks/scheduler_lateness.py [--quick] [--n 10,1000,5000] [--seconds S]
+    python benchmarks/scheduler_lateness.py [--quick] [--n 10,1000,5000] [--seconds S] [--rounds R]
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,34 +57,34 @@ async def noop(ctx: object) -> None:
 
 
 def run_cronwatch(n: int, seconds: float) -> dict[str, object]:
-    """Run N @every 1s no-op tasks on cronwatch's scheduler for ``seconds``."""
+    """Run N @every 1s no-op tasks in the scheduler service (as `cronwatch scheduler run` does) for ``seconds``."""
     global STARTED_AT
-    from scheduler.engine import Scheduler
-    from scheduler.joblog import JobLog
-    from scheduler.model import parse_task
-    from scheduler.state import StateStore
+    from scheduler.service import Service
 
     tmp = Path(tempfile.mkdtemp(prefix="cw-bench-"))
+    config = tmp / "tasks.yml"
+    config.write_text(json.dumps({  # JSON is YAML
+        "state_dir": str(tmp / "state"), "listen": "127.0.0.1:0", "host_name": "bench",
+        "tasks": [{"name": f"t{i}", "schedule": "@every 1s", "call": "__main__:noop"} for i in range(n)],
+    }))
+    cpu = [0.0, 0.0]
 
     async def main() -> int:
         global STARTED_AT
-        state = StateStore(tmp / "state")
-        # as `cronwatch scheduler run` does: the process is the scheduler's (GC in idle time)
-        sched = Scheduler(JobLog(tmp / "tasks.log", host_name="bench"), state=state, manage_gc=True)
-        for i in range(n):
-            sched.add(parse_task({"name": f"t{i}", "schedule": "@every 1s", "call": "__main__:noop"}))
+        service = Service(str(config))
+        await service.start()
         STARTED_AT = float(int(time.time()) + 2)  # the first second is a warm-up
-        loop_task = asyncio.ensure_future(sched.run())
+        await asyncio.sleep(STARTED_AT - time.time() - 0.5)
+        cpu[0] = time.process_time()
         await asyncio.sleep(STARTED_AT - time.time() + seconds - 0.5)
-        await sched.drain(5)
-        await loop_task
-        sched.driver.detach()
-        state.close()
-        missed = sched.metrics.registry.get_sample_value("cronwatch_task_missed_total", {"task": "t0"}) or 0
-        return int(missed)
+        cpu[1] = time.process_time()
+        service.request_stop()
+        await service.stop()
+        value = service.sched.metrics.registry.get_sample_value("cronwatch_task_missed_total", {"task": "t0"})
+        return int(value or 0)
 
     missed = asyncio.run(main())
-    return {"samples": SAMPLES, "missed": missed, "expected": n * int(seconds - 0.5)}
+    return {"samples": SAMPLES, "missed": missed, "expected": n * int(seconds - 0.5), "cpu": cpu[1] - cpu[0]}
 
 
 def run_aps(n: int, seconds: float, mode: str) -> dict[str, object]:
@@ -119,6 +126,10 @@ def run_aps(n: int, seconds: float, mode: str) -> dict[str, object]:
         return job
 
     start_date = datetime.fromtimestamp(first, UTC)
+    cpu = [0.0, 0.0]
+
+    def mark(i: int) -> None:
+        cpu[i] = time.process_time()
     if mode == "background":
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -127,7 +138,10 @@ def run_aps(n: int, seconds: float, mode: str) -> dict[str, object]:
         for i in range(n):
             bs.add_job(make_sync(str(i)), "interval", seconds=1, start_date=start_date, id=str(i))
         bs.start()
+        time.sleep(warm - time.time() - 0.5)
+        mark(0)
         time.sleep(warm - time.time() + seconds - 0.5)
+        mark(1)
         bs.shutdown(wait=True)
     else:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -138,11 +152,14 @@ def run_aps(n: int, seconds: float, mode: str) -> dict[str, object]:
             for i in range(n):
                 s.add_job(make_async(str(i)), "interval", seconds=1, start_date=start_date, id=str(i))
             s.start()
+            await asyncio.sleep(warm - time.time() - 0.5)
+            mark(0)
             await asyncio.sleep(warm - time.time() + seconds - 0.5)
+            mark(1)
             s.shutdown(wait=False)
 
         asyncio.run(main())
-    return {"samples": samples, "missed": missed[0], "expected": n * int(seconds - 0.5)}
+    return {"samples": samples, "missed": missed[0], "expected": n * int(seconds - 0.5), "cpu": cpu[1] - cpu[0]}
 
 
 def worker(kind: str, n: int, seconds: float) -> None:
@@ -153,41 +170,63 @@ def worker(kind: str, n: int, seconds: float) -> None:
         res = run_aps(n, seconds, kind.removeprefix("aps-"))
     samples = res["samples"]
     assert isinstance(samples, list)
+    cpu = res["cpu"]
+    assert isinstance(cpu, float)
     print(json.dumps({"kind": kind, "n": n, "count": len(samples), "p50": pct(samples, 50),
-                      "p99": pct(samples, 99), "missed": res["missed"], "expected": res["expected"]}))
+                      "p99": pct(samples, 99), "missed": res["missed"], "expected": res["expected"],
+                      "cpu_us_per_run": cpu / max(1, len(samples)) * 1e6}))
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
-    """Run every case in a subprocess and print the table."""
+    """Run every case in subprocesses, round after round, and print the table of medians."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="3 s per case instead of 6 s")
+    ap.add_argument("--quick", action="store_true", help="3 s per case and 2 rounds instead of 6 s and 3")
     ap.add_argument("--n", default="10,1000,5000", help="comma-separated task counts")
     ap.add_argument("--seconds", type=float, default=None, help="measured seconds per case")
+    ap.add_argument("--rounds", type=int, default=None, help="rounds per case (the table shows medians)")
     ap.add_argument("--kinds", default="cronwatch,aps-background,aps-asyncio")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     seconds = args.seconds or (3.0 if args.quick else 6.0)
+    rounds = args.rounds or (2 if args.quick else 3)
     if args.worker:
         worker(args.worker, int(args.n), seconds)
         return
     kinds = args.kinds.split(",")
-    print(f"no-op in-process tasks every second; {seconds:g} s measured per case; lateness = start - scheduled")
-    print(f"{'N':>6} {'scheduler':<16} {'runs':>7} {'missed':>7} {'p50 ms':>9} {'p99 ms':>9} {'p99 ratio':>10}")
+    print(f"no-op in-process tasks every second; {seconds:g} s measured per case, median of {rounds} round(s); "
+          f"lateness = start - scheduled; {os.cpu_count()} CPU(s), load average {_load()}")
+    print(f"{'N':>6} {'scheduler':<16} {'runs':>7} {'missed':>7} {'p50 ms':>9} {'p99 ms':>9} {'p99 min-max':>13} "
+          f"{'CPU us/run':>10} {'p99 ratio':>10}")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for n in [int(x) for x in args.n.split(",")]:
-        results = {}
-        for kind in kinds:
-            out = subprocess.run([sys.executable, __file__, "--worker", kind, "--n", str(n), "--seconds", str(seconds)],
-                                 capture_output=True, text=True, env=env, timeout=seconds * 10 + 120)
-            if out.returncode != 0:
-                print(f"{n:>6} {kind:<16} failed: {out.stderr.strip().splitlines()[-1:]}")
+        results: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
+        for _ in range(rounds):
+            for kind in kinds:
+                out = subprocess.run([sys.executable, __file__, "--worker", kind, "--n", str(n),
+                                      "--seconds", str(seconds)],
+                                     capture_output=True, text=True, env=env, timeout=seconds * 10 + 120)
+                if out.returncode != 0:
+                    print(f"{n:>6} {kind:<16} failed: {out.stderr.strip().splitlines()[-1:]}")
+                    continue
+                results[kind].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        med = {kind: {key: statistics.median(r[key] for r in rs) for key in ("p50", "p99", "cpu_us_per_run")}
+               for kind, rs in results.items() if rs}
+        base = med.get("cronwatch", {}).get("p99")
+        for kind, rs in results.items():
+            if not rs:
                 continue
-            results[kind] = json.loads(out.stdout.strip().splitlines()[-1])
-        base = results.get("cronwatch", {}).get("p99")
-        for kind, r in results.items():
-            ratio = "" if kind == "cronwatch" or not base else f"{r['p99'] / base:9.1f}x"
-            print(f"{n:>6} {kind:<16} {r['count']:>7} {r['missed']:>7} {r['p50'] * 1e3:>9.2f} {r['p99'] * 1e3:>9.2f} {ratio:>10}")
+            m = med[kind]
+            ratio = "" if kind == "cronwatch" or not base else f"{m['p99'] / base:9.1f}x"
+            p99s = sorted(r["p99"] * 1e3 for r in rs)
+            spread = f"{p99s[0]:.1f}-{p99s[-1]:.1f}"
+            print(f"{n:>6} {kind:<16} {sum(r['count'] for r in rs):>7} {sum(r['missed'] for r in rs):>7} "
+                  f"{m['p50'] * 1e3:>9.2f} {m['p99'] * 1e3:>9.2f} {spread:>13} {m['cpu_us_per_run']:>10.1f} {ratio:>10}")
         sys.stdout.flush()
+    print(f"load average after: {_load()}")
 
 
 if __name__ == "__main__":

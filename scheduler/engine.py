@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import heapq
-import itertools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -50,8 +49,10 @@ class Scheduler:
         self.tasks: dict[str, TaskEntry] = {}
         self.executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="cronwatch-call")
         self.driver = RunDriver(self, max_line_bytes)
-        self._heap: list[tuple[float, int, str, int]] = []
-        self._seq = itertools.count()
+        # due times: a heap of distinct slots, and per slot the (name, generation) of each task due then,
+        # in the order they were scheduled (thousands of tasks sharing a slot cost one heap operation)
+        self._heap: list[float] = []
+        self._due: dict[float, list[tuple[str, int]]] = {}
         self._unscheduled: set[str] = set()
         self._sleeper: asyncio.Future[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -187,7 +188,12 @@ class Scheduler:
         try:
             while not self._stopping:
                 now = self.clock.time()
-                self.tick(now)
+                fired = self._release(now)
+                if fired:
+                    try:
+                        await asyncio.sleep(0)  # the runs just released start first; bookkeeping waits for them
+                    finally:
+                        self._settle(fired)
                 self.last_tick = now
                 for hook in self.housekeeping:
                     hook(now)
@@ -195,7 +201,7 @@ class Scheduler:
                 if self._unscheduled:
                     wake_at = now
                 else:
-                    wake_at = min(self._heap[0][0], now + MAX_SLEEP) if self._heap else now + MAX_SLEEP
+                    wake_at = min(self._heap[0], now + MAX_SLEEP) if self._heap else now + MAX_SLEEP
                 self._sleeper = asyncio.ensure_future(self._sleep_until(wake_at))
                 await asyncio.wait([self._sleeper])
                 self._sleeper = None
@@ -246,14 +252,16 @@ class Scheduler:
         changed, skipped, late) wakes with its gate and ends without a trace."""
         heap = self._heap
         horizon = now + ARM_AHEAD
-        if not heap or heap[0][0] > horizon:
+        if not heap or heap[0] > horizon:
             return
         todo = []
-        for slot, _, name, gen in heap:
+        tasks = self.tasks
+        for slot in heap:
             if slot <= horizon:
-                entry = self.tasks.get(name)
-                if entry is not None and entry.gen == gen and (entry.armed is None or entry.armed.slot != slot):
-                    todo.append((entry, slot))
+                for name, gen in self._due[slot]:
+                    entry = tasks.get(name)
+                    if entry is not None and entry.gen == gen and (entry.armed is None or entry.armed.slot != slot):
+                        todo.append((entry, slot))
         if not todo:
             return
         loop = self._loop or asyncio.get_running_loop()
@@ -263,7 +271,8 @@ class Scheduler:
             if gate is None:
                 gate = self._gates[slot] = loop.create_future()
             trace_id, span_id, run_id = ids.take()
-            armed = Armed(slot, RunContext(entry.name, run_id, trace_id, slot, 1, span_id, entry.spec.labels))
+            armed = Armed(slot, RunContext(entry.name, run_id, trace_id, slot, 1, span_id, entry.spec.labels),
+                          entry.trigger.next_after(slot))
             entry.armed = armed
             armed.task = asyncio.Task(self.driver.run_armed(entry, armed, gate), loop=loop)
 
@@ -274,7 +283,12 @@ class Scheduler:
                 gate.set_result(True)
 
     def tick(self, now: float) -> None:
-        """Schedule new tasks and fire every slot due at ``now``."""
+        """Schedule new tasks and fire every slot due at ``now`` (release, then bookkeeping)."""
+        self._settle(self._release(now))
+
+    def _release(self, now: float) -> list[tuple[TaskEntry, int, float, float | None]]:
+        """Start every run due at ``now`` with as little work per run as possible; return the on-time
+        runs whose bookkeeping (state, next slot) :meth:`_settle` does once they have all started."""
         if self._unscheduled:
             for name in self._unscheduled:
                 entry = self.tasks.get(name)
@@ -282,34 +296,62 @@ class Scheduler:
                     self._push(entry, first_slot(entry.trigger, entry.last_slot, now))
             self._unscheduled.clear()
         heap = self._heap
-        due: list[tuple[TaskEntry, float]] = []
-        while heap and heap[0][0] <= now:
-            slot, _, name, gen = heapq.heappop(heap)
-            entry = self.tasks.get(name)
-            if entry is not None and entry.gen == gen:
-                due.append((entry, slot))
-        if due:
-            ids = IdBatch(len(due), now)
-            for entry, slot in due:
-                self._fire(entry, slot, now, ids)
+        fired: list[tuple[TaskEntry, int, float, float | None]] = []
+        if not heap or heap[0] > now:
+            return fired
+        buckets: list[tuple[float, list[tuple[str, int]]]] = []
+        while heap and heap[0] <= now:
+            slot = heapq.heappop(heap)
+            buckets.append((slot, self._due.pop(slot)))
+        ids = IdBatch(sum(len(b) for _, b in buckets), now)
+        tasks, local = self.tasks, isinstance(self.locks, LocalLocks)
+        for slot, bucket in buckets:
+            for name, gen in bucket:
+                entry = tasks.get(name)
+                if entry is None or entry.gen != gen:
+                    continue
+                armed = entry.armed
+                after = armed.after if armed is not None and armed.slot == slot else entry.trigger.next_after(slot)
+                if after is None or after <= now or now - slot > entry.grace:
+                    self._fire_late(entry, slot, now, ids)
+                    continue
+                # the common case, kept lean: only this slot is due and it is on time
+                if armed is not None and armed.slot == slot and armed.task is not None and not entry.live:
+                    armed.go = True  # its task is parked on the slot's gate, opened below
+                    entry.armed = None
+                    ctx = armed.ctx
+                    entry.running[ctx.run_id] = armed.task  # RunDriver.run removes it when it ends
+                    if local:
+                        entry.live[ctx.run_id] = ctx
+                else:
+                    self._start(entry, slot, now, "schedule", ids)
+                entry.last_slot = slot
+                fired.append((entry, gen, slot, after))
         if self._gates:
             self._open_gates(now)
+        return fired
+
+    def _settle(self, fired: list[tuple[TaskEntry, int, float, float | None]]) -> None:
+        """After a burst has started: note the fired slots and schedule each task's next slot."""
+        state = self.state
+        for entry, gen, slot, after in fired:
+            if state is not None:
+                state.note_slot(entry.name, slot)
+            if entry.gen == gen:  # not paused, removed or changed meanwhile
+                self._push(entry, after)
 
     def _push(self, entry: TaskEntry, slot: float | None) -> None:
         entry.next_fire = slot
         if slot is not None:
-            heapq.heappush(self._heap, (slot, next(self._seq), entry.name, entry.gen))
+            bucket = self._due.get(slot)
+            if bucket is None:
+                self._due[slot] = [(entry.name, entry.gen)]
+                heapq.heappush(self._heap, slot)
+            else:
+                bucket.append((entry.name, entry.gen))
 
-    def _fire(self, entry: TaskEntry, slot: float, now: float, ids: IdBatch) -> None:
-        after = entry.trigger.next_after(slot)
-        if after is not None and after > now and now - slot <= entry.grace:
-            # the common case, kept lean: only this slot is due and it is on time
-            self._start(entry, slot, now, "schedule", ids)
-            entry.last_slot = slot
-            if self.state is not None:
-                self.state.note_slot(entry.name, slot)
-            self._push(entry, after)
-            return
+    def _fire_late(self, entry: TaskEntry, slot: float, now: float, ids: IdBatch) -> None:
+        """A slot that is late or not the only one due: plan which run and which are missed."""
         spec = entry.spec
         plan = plan_slots(entry.trigger, slot, now, entry.grace, spec.catch_up)
         if plan.missed:

@@ -19,10 +19,13 @@ Source = Literal["config", "api"]
 
 @dataclass(slots=True)
 class Armed:
-    """A run prepared ahead of its slot: its task waits on the slot's gate; ``go`` says whether to run."""
+    """A run prepared ahead of its slot: its task waits on the slot's gate; ``go`` says whether to run.
+
+    ``after`` is the task's slot after this one (worked out ahead too, so the tick need not)."""
 
     slot: float
     ctx: RunContext
+    after: float | None
     go: bool = False
     task: asyncio.Task[None] | None = None
 
@@ -47,9 +50,13 @@ class TaskEntry:
     live: dict[str, RunContext] = field(default_factory=dict)
     armed: Armed | None = None
     name: str = ""
+    attempts: int = 1
+    fast: bool = False  # an ``async`` call without a time limit: its first attempt runs inline
 
     def __post_init__(self) -> None:
         self.name = self.spec.name
+        self.attempts = self.spec.retries.attempts
+        self.fast = self.call is not None and self.call.is_async and self.spec.timeout is None
 
 
 def compile_task(spec: TaskSpec, source: Source) -> TaskEntry:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from scheduler.entries import Armed, TaskEntry
 
 log = logging.getLogger("cronwatch.scheduler")
+_SUCCESS = AttemptResult("success")  # shared: results are never changed after they are made
+_NOT_RUN = AttemptResult("failure")
 _ECS_LEVEL = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn", logging.ERROR: "error",
               logging.CRITICAL: "fatal"}
 
@@ -74,6 +76,7 @@ class RunDriver:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = 0
         self._flush_scheduled = False
+        self._local = isinstance(sched.locks, LocalLocks)  # no lock to take: a slot is ours at once
         self.log_handler = TaskLogHandler(self)
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -179,61 +182,45 @@ class RunDriver:
     async def run(self, entry: TaskEntry, ctx: RunContext, trigger: str) -> None:
         """Run ``ctx`` to the end; never raises (cancellation is logged as the run's failure).
 
-        The hot path (an ``async`` call without a time limit, the first attempt, local locks) is
-        kept to a few operations: the ``task.started`` record is built later, at flush time.
+        The hot path (an ``async`` call without a time limit, local locks) runs the first attempt
+        inline with a few operations: the ``task.started`` record is built later, at flush time,
+        and everything else waits until the other runs of the burst have started.
         """
-        sched, spec, m = self.sched, entry.spec, entry.m
-        assert m is not None
-        clock = sched.clock
+        sched = self.sched
+        start = sched.clock.time()
         lease: Lease | None = None
         renewer: asyncio.Future[None] | None = None
-        result = AttemptResult("failure")
+        result = _NOT_RUN
         stack: str | None = None
-        start = clock.time()
         try:
-            if not isinstance(sched.locks, LocalLocks):
-                lease, takeover = await self._acquire(entry, ctx)
-                if lease is None:
-                    return
-                entry.live[ctx.run_id] = ctx
-                start = clock.time()
-                renewer = asyncio.ensure_future(self._renew(entry, lease))
-                extra = {"trigger": trigger, "takeover": True} if takeover else {"trigger": trigger}
+            if entry.fast and self._local:
+                call = entry.call
+                assert call is not None
+                ctx.attempt = 1
+                extra: dict[str, Any] = {"trigger": trigger}
+                self._defer_started(ctx, entry.spec.schedule, start, 1, entry.attempts, extra)
+                token = CURRENT_RUN.set(ctx)
+                try:
+                    await (call.fn(ctx) if call.wants_ctx else call.fn())
+                    result = _SUCCESS
+                except (Exception, SystemExit, KeyboardInterrupt) as exc:
+                    result = AttemptResult("failure", error_from_exception(exc))
+                finally:
+                    CURRENT_RUN.reset(token)
+                if result is not _SUCCESS and entry.attempts > 1:
+                    result, stack = await self._attempts(entry, ctx, start, extra, result)
             else:
-                extra = {"trigger": trigger}
-            attempts = spec.retries.attempts
-            call = entry.call
-            for attempt in range(1, attempts + 1):
-                ctx.attempt = attempt
-                t0 = start if attempt == 1 else clock.time()
-                if attempt > 1:
-                    ctx.span_id = new_span_id()
-                self._defer_started(ctx, spec.schedule, t0, attempt, attempts, extra)
-                if call is not None and call.is_async and spec.timeout is None:
-                    token = CURRENT_RUN.set(ctx)
-                    try:
-                        await (call.fn(ctx) if call.wants_ctx else call.fn())
-                        result = AttemptResult("success")
-                    except (Exception, SystemExit, KeyboardInterrupt) as exc:
-                        result = AttemptResult("failure", error_from_exception(exc))
-                    finally:
-                        CURRENT_RUN.reset(token)
+                if not self._local:
+                    lease, takeover = await self._acquire(entry, ctx)
+                    if lease is None:
+                        return
+                    entry.live[ctx.run_id] = ctx
+                    start = sched.clock.time()
+                    renewer = asyncio.ensure_future(self._renew(entry, lease))
+                    extra = {"trigger": trigger, "takeover": True} if takeover else {"trigger": trigger}
                 else:
-                    m.last_run.set(t0)  # slow path (process, thread, time limit): show the start at once
-                    result, stack = await self._attempt(entry, ctx)
-                if result.outcome == "success" or attempt == attempts:
-                    break
-                now = clock.time()
-                delay = entry.backoff.delay(attempt)
-                # one terminal record per run (succeeded / failed / timed_out): a timed-out attempt that
-                # is retried is a task.retrying whose error.type is TimeoutError
-                what = "timed out" if result.outcome == "timeout" else "failed"
-                self.emit(lifecycle_record(
-                    "task.retrying", ctx, spec.schedule, self.host, now,
-                    f"attempt {attempt}/{attempts} {what}; retrying in {delay:.2f}s", duration_s=now - t0,
-                    error=self._with_stack(result, stack), extra={"retry_in_s": round(delay, 3)}))
-                m.retries.inc()
-                await clock.sleep(delay)
+                    extra = {"trigger": trigger}
+                result, stack = await self._attempts(entry, ctx, start, extra, None)
             # let the other runs of this burst start before this one does its bookkeeping
             await asyncio.sleep(0)
         except asyncio.CancelledError:
@@ -243,12 +230,55 @@ class RunDriver:
             if renewer is not None:
                 renewer.cancel()
             entry.running.pop(ctx.run_id, None)
-        if lease is not None or isinstance(sched.locks, LocalLocks):
+        if lease is not None or self._local:
             self._finish(entry, ctx, trigger, start, result, stack)
         entry.live.pop(ctx.run_id, None)
         if lease is not None:
             with contextlib.suppress(LockError):
                 await sched.locks.complete(lease)
+
+    async def _attempts(self, entry: TaskEntry, ctx: RunContext, start: float, extra: dict[str, Any],
+                        first: AttemptResult | None) -> tuple[AttemptResult, str | None]:
+        """Attempts with backoff until one succeeds or none is left; ``first`` is the result of the
+        first attempt when the hot path already ran it."""
+        spec, m, clock = entry.spec, entry.m, self.sched.clock
+        assert m is not None
+        attempts = entry.attempts
+        call = entry.call
+        result, stack = first or _NOT_RUN, None
+        for attempt in range(1, attempts + 1):
+            t0 = start if attempt == 1 else clock.time()
+            if attempt > 1 or first is None:
+                ctx.attempt = attempt
+                if attempt > 1:
+                    ctx.span_id = new_span_id()
+                self._defer_started(ctx, spec.schedule, t0, attempt, attempts, extra)
+                if call is not None and call.is_async and spec.timeout is None:
+                    token = CURRENT_RUN.set(ctx)
+                    try:
+                        await (call.fn(ctx) if call.wants_ctx else call.fn())
+                        result = _SUCCESS
+                    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+                        result = AttemptResult("failure", error_from_exception(exc))
+                    finally:
+                        CURRENT_RUN.reset(token)
+                else:
+                    m.last_run.set(t0)  # slow path (process, thread, time limit): show the start at once
+                    result, stack = await self._attempt(entry, ctx)
+            if result.outcome == "success" or attempt == attempts:
+                break
+            now = clock.time()
+            delay = entry.backoff.delay(attempt)
+            # one terminal record per run (succeeded / failed / timed_out): a timed-out attempt that
+            # is retried is a task.retrying whose error.type is TimeoutError
+            what = "timed out" if result.outcome == "timeout" else "failed"
+            self.emit(lifecycle_record(
+                "task.retrying", ctx, spec.schedule, self.host, now,
+                f"attempt {attempt}/{attempts} {what}; retrying in {delay:.2f}s", duration_s=now - t0,
+                error=self._with_stack(result, stack), extra={"retry_in_s": round(delay, 3)}))
+            m.retries.inc()
+            await clock.sleep(delay)
+        return result, stack
 
     async def run_armed(self, entry: TaskEntry, armed: Armed, gate: asyncio.Future[bool]) -> None:
         """A run prepared ahead of its slot: wait for the gate, then run if the tick released it."""

@@ -113,6 +113,7 @@ async def open_pipeline(cfg: ShipperConfig, *, state_dir: str | Path | None = No
     try:
         pipeline = build_pipeline(cfg, service, state_dir=state_dir, parsers=parsers, metrics=metrics)
         backoff = Backoff(initial=cfg.sink.retry_initial.total_seconds(), maximum=cfg.sink.retry_max.total_seconds())
+
         def on_retry(attempt: int, exc: BaseException, wait: float) -> None:
             log.warning("store not reachable at start-up: retrying", extra={"error.message": str(exc),
                                                                            "event.sequence": attempt})

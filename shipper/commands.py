@@ -49,7 +49,7 @@ def _common(fn: Any) -> Any:
                      help="shipper.yml (optional: flags are enough for the common case)."),
         click.option("--hosts", default=None, help="Store URL(s), comma-separated [default: http://localhost:9200]."),
         click.option("--index-prefix", default=None, help="Daily index prefix [default: cronwatch]."),
-        click.option("--tz", default=None, help="Time zone of the index day (default UTC), e.g. Asia/Shanghai."),
+        click.option("--tz", default=None, help="Zone of times written without one and of the index day (default UTC), e.g. Asia/Shanghai."),
         click.option("--state", default=None, help="State directory for checkpoints and the dead-letter file."),
         click.option("--embedded", is_flag=True, help="Start an in-memory store (osmem-server) and ship into it."),
     ]):
@@ -76,6 +76,8 @@ def load(config_path: str | None, *, hosts: str | None = None, index_prefix: str
         if paths:
             base = cfg.inputs[0].model_dump(exclude={"paths"}) if cfg.inputs else {}
             cfg.inputs = [InputConfig.model_validate({**base, "paths": list(paths)})]
+        if tz:  # --tz also reads times written without a zone (like ``shipper parse --tz``)
+            cfg.inputs = [i if i.timezone else i.model_copy(update={"timezone": tz}) for i in cfg.inputs]
     except ValueError as exc:
         from pydantic import ValidationError
 
@@ -137,13 +139,27 @@ def run_cmd(config_path: str | None, hosts: str | None, index_prefix: str | None
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        running = False
+
+        def on_signal() -> None:
+            if running:
+                stop.set()
+            elif task is not None:
+                task.cancel()  # still waiting for the store at start-up: nothing read, nothing to flush
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        async with open_pipeline(cfg, metrics=metrics) as pipeline:
-            tune_gc()
-            log.info("shipper started", extra={"inputs": [i.paths for i in cfg.inputs],
-                                               "hosts": [redact_url(h) for h in cfg.sink.hosts]})
-            stats = await pipeline.run(stop)
+            loop.add_signal_handler(sig, on_signal)
+        try:
+            async with open_pipeline(cfg, metrics=metrics) as pipeline:
+                running = True
+                tune_gc()
+                log.info("shipper started", extra={"inputs": [i.paths for i in cfg.inputs],
+                                                   "hosts": [redact_url(h) for h in cfg.sink.hosts]})
+                stats = await pipeline.run(stop)
+        except asyncio.CancelledError:
+            log.info("shipper stopped before the store could be reached")
+            return
         log.info("shipper stopped", extra={"lines": stats.lines, "indexed": stats.indexed, "dead_lettered": stats.dead})
 
     try:

@@ -209,11 +209,10 @@ class Pipeline:
 
     def _feed(self, t: Tracked, lines: list[RawLine]) -> list[Event]:
         out: list[Event] = []
-        feed = t.decoder.feed
-        for line in lines:
-            evs = feed(line)
+        extend = out.extend
+        for evs in map(t.decoder.feed, lines):
             if evs:
-                out.extend(evs)
+                extend(evs)
         self.stats.lines += len(lines)
         self.metrics.stage("read", len(lines))
         return out
@@ -239,14 +238,15 @@ class Pipeline:
                 self._drop_lag(t.state.path)
         return progressed
 
-    async def finish_file(self, t: Tracked, now: float) -> None:
+    async def finish_file(self, t: Tracked, now: float, *, release: bool = True) -> None:
         """Read ``t`` to its very end (unterminated last line included), flush its decoder, release it."""
         line = t.reader.take_partial(now)
         if line is not None:
             await self.emit(t, self._feed(t, [line]))
         await self.emit(t, t.decoder.flush(None))
-        self.tailer.release(t)
-        self._drop_lag(t.state.path)
+        if release:
+            self.tailer.release(t)
+            self._drop_lag(t.state.path)
 
     def _drop_lag(self, path: str) -> None:
         if path in self.lag_paths:
@@ -336,7 +336,7 @@ class Pipeline:
                     self.save_checkpoint()
                     next_save = clock.monotonic() + self.limits.checkpoint_interval
             for t in list(self.tailer.files.values()):
-                await self.finish_file(t, now)
+                await self.finish_file(t, now, release=not t.matched)  # kept in the checkpoint at its end
             for old in list(self.tailer.draining):
                 await self.emit(old, old.decoder.flush(None))
             await self.submit()

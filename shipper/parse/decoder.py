@@ -38,10 +38,32 @@ _RECORD_START = re.compile(
 )
 _MAYBE_CONT = frozenset(" \tTEg")  # first characters that may continue a record (with lowercase)
 _PY_CHAIN = ("Traceback (", "During handling of the above exception", "The above exception was")
+# ASCII first characters that surely start a record after a plain one (the complement of _MAYBE_CONT
+# and lowercase); a line starting otherwise takes the general path
+_STARTS = frozenset(chr(i) for i in range(128) if chr(i) not in _MAYBE_CONT and not chr(i).islower())
 
 
 class LineDecoder:
     """Turns the lines of one file into events (see the module docstring for multi-line rules)."""
+
+    __slots__ = (
+        "_builtin_rules",
+        "_bytes",
+        "_document",
+        "_end",
+        "_first",
+        "_last_read",
+        "_mode",
+        "_more",
+        "_plain",
+        "_prev_ts",
+        "_safe_len",
+        "_tags",
+        "parser",
+        "path",
+        "source",
+        "task",
+    )
 
     def __init__(self, parser: Parser, path: str, source: str | None = None) -> None:
         self.parser = parser
@@ -59,12 +81,37 @@ class LineDecoder:
         self._builtin_rules = parser.start_rx is None
         self._safe_len = parser.max_line_bytes // 4  # a line this short cannot exceed the byte limit
         self._document = parser.document
+        # the pending record is one ordinary line (built-in rules, no stack, tag or cut): a next
+        # line that starts with a character of _STARTS completes it without further checks
+        self._plain = False
 
     # -- the Decoder protocol
 
     def feed(self, line: RawLine) -> list[Event]:
         """Take one line; return the events it completed (usually the previous record)."""
         text = line.text
+        if self._plain and text[:1] in _STARTS and len(text) <= self._safe_len:
+            # the common case: an ordinary line after an ordinary one-line record; the new line
+            # is again an ordinary pending record (it cannot open a stack: see _STARTS)
+            first = self._first
+            assert first is not None
+            ftext = first.text
+            doc = self._document(ftext, self.path, first.offset, first.read_time, None, None, self.task)
+            self._prev_ts = doc["@timestamp"]
+            event = Event(doc, first.offset, self._end,
+                          {"raw": ftext, "source": self.source, "read_time": first.read_time})
+            self._first = line
+            self._end = line.end
+            self._last_read = line.read_time
+            self._bytes = len(text)
+            return [event]
+        events = self._feed(line, text)
+        first = self._first
+        self._plain = (first is not None and self._mode == NONE and self._builtin_rules and not self._more
+                       and not self._tags and first.text[:1] not in "pfgT")
+        return events
+
+    def _feed(self, line: RawLine, text: str) -> list[Event]:
         truncated = False
         if len(text) > self._safe_len:
             limit = self.parser.max_line_bytes
@@ -131,6 +178,7 @@ class LineDecoder:
             return []
         if now is not None and now - self._last_read < self.parser.timeout:
             return []
+        self._plain = False
         return [self._emit()]
 
     def pending_offset(self) -> int | None:

@@ -104,6 +104,11 @@ DURATION_FIELDS: dict[str, float] = {
 }
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# one number and one unit (``85.211µs``, ``1.5s``): what parse_duration_ns computes, without its loop
+_ONE_UNIT = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d|w)")
+_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+            "m": 60 * 1_000_000_000, "h": 3600 * 1_000_000_000, "d": 86400 * 1_000_000_000,
+            "w": 7 * 86400 * 1_000_000_000}
 
 
 def duration_ns(value: Any, unit_ns: float) -> int | None:
@@ -118,6 +123,9 @@ def duration_ns(value: Any, unit_ns: float) -> int | None:
         s = value.strip()
         if _NUMBER.fullmatch(s):
             return round(float(s) * unit_ns)
+        m = _ONE_UNIT.fullmatch(s)
+        if m is not None:
+            return round(float(m.group(1)) * _UNIT_NS[m.group(2)])
         try:
             return parse_duration_ns(s)
         except DurationError:
@@ -142,29 +150,36 @@ _HEXID = (r"((?:00-)?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]
 _TRACE_LOWER = re.compile(r"race(?:[-_.]?[iI][dD]|parent)[=:] ?[\"']?" + _HEXID)
 _TRACE_UPPER = re.compile(r"RACE(?:[-_.]?ID|PARENT)[=:] ?[\"']?" + _HEXID)
 _SPAN_IN_TEXT = re.compile(r"(?i)\bspan[-_.]?id[=:] ?[\"']?([0-9a-f]{16})\b")
+_lower_search = _TRACE_LOWER.search
 
 
-def _find_trace(text: str) -> re.Match[str] | None:
-    for rx, needle in ((_TRACE_LOWER, "race"), (_TRACE_UPPER, "RACE")):
-        if needle not in text:
-            continue
-        pos = 0
-        while True:
-            m = rx.search(text, pos)
-            if m is None:
-                break
-            t = m.start() - 1
-            if t >= 0 and text[t] in "tT" and (t == 0 or not (text[t - 1].isalnum() or text[t - 1] == "_")):
-                return m
-            pos = m.start() + 1
+def _first_trace(search: Any, text: str) -> re.Match[str] | None:
+    """The first match whose "race" follows a "t"/"T" that starts a word."""
+    m = search(text)
+    while m is not None:
+        t = m.start() - 1
+        if t >= 0 and text[t] in "tT" and (t == 0 or not (text[t - 1].isalnum() or text[t - 1] == "_")):
+            return m  # type: ignore[no-any-return]
+        m = search(text, t + 2)
     return None
 
 
 def ids_in_text(text: str) -> tuple[str | None, str | None]:
     """``trace_id=…`` / ``traceId: …`` / ``traceparent=…`` (and a span id) written in a message."""
-    m = _find_trace(text)
+    m = None
+    if "race" in text:  # _first_trace, inlined for the usual spelling
+        m = _lower_search(text)
+        while m is not None:
+            t = m.start() - 1
+            if t >= 0 and text[t] in "tT" and (t == 0 or not (text[t - 1].isalnum() or text[t - 1] == "_")):
+                break
+            m = _lower_search(text, t + 2)
     if m is None:
-        return None, None
+        if "RACE" not in text:
+            return None, None
+        m = _first_trace(_TRACE_UPPER.search, text)
+        if m is None:
+            return None, None
     raw = m.group(1)
     if len(raw) == 32:  # the usual case: the regex already checked the hex digits
         low = raw.lower()

@@ -12,7 +12,7 @@ from shipper.model import Decoder
 from shipper.parse import codecs
 from shipper.parse.config import ParseConfig
 from shipper.parse.document import DocumentBuilder
-from shipper.parse.fastpath import FastBuilder, compile_fast_builder
+from shipper.parse.fastpath import DocumentFn, compile_document
 from shipper.parse.formats import CW_FORMATS
 from shipper.parse.grok import Grok, PatternLibrary, compile_all, compile_grok
 from shipper.parse.timestamps import TimestampParser, local_zone
@@ -73,11 +73,11 @@ class Parser:
         else:
             self.groks = ()
         self.n_user = len(self.user_groks)
-        # what document() tries in order: (matcher, grok, generated document builder or None)
-        self.plan: tuple[tuple[Any, Grok, FastBuilder | None], ...] = tuple(
-            (g.matcher, g, compile_fast_builder(g.field_names, self.builder)
-             if g.fast and len(set(g.field_names)) == len(g.field_names) else None)
-            for g in self.groks)
+        failure_tag = "_grokparsefailure" if (self.codec == "grok" or self.n_user) else None
+        # what decoders call: one function generated for this input (auto, grok), else the generic path
+        self.document: DocumentFn = (
+            compile_document(self.codec, self.groks, self.builder, failure_tag) if self.codec in ("auto", "grok")
+            else self.document_generic)
 
     def task_for(self, path: str) -> str | None:
         """The task name the configured regex finds in ``path`` (None without one or no match)."""
@@ -92,9 +92,12 @@ class Parser:
 
         return LineDecoder(self, path, source)
 
-    def document(self, text: str, path: str, offset: int, read_time: float, stack: list[str] | None,
-                 tags: list[str] | None, task: str | None) -> dict[str, Any]:
-        """The ECS document of one record whose first line is ``text`` (``stack``: the lines after)."""
+    def document_generic(self, text: str, path: str, offset: int, read_time: float, stack: list[str] | None,
+                         tags: list[str] | None, task: str | None) -> dict[str, Any]:
+        """The ECS document of one record whose first line is ``text`` (``stack``: the lines after).
+
+        The reference for :attr:`document` (generated for the ``auto`` and ``grok`` codecs, see
+        ``fastpath.py``); used as is for the other codecs."""
         codec = self.codec
         build = self.builder.build
         if codec == "auto":
@@ -113,11 +116,9 @@ class Parser:
                 tags = [*tags, failure] if tags else [failure]
             return build(fields, text, path, offset, read_time, None, stack, tags, task, from_text)
         try:
-            for matcher, grok, fast in self.plan:
-                m = matcher(text)
+            for grok in self.groks:
+                m = grok.matcher(text)
                 if m is not None:
-                    if fast is not None:
-                        return fast(m.groups(), text, path, offset, read_time, stack, tags, task)
                     return build(grok.fields_of(m), text, path, offset, read_time, None, stack, tags, task, True)
         except GrokTimeout:
             tag: str | None = "_groktimeout"  # the line gives up: no later pattern is tried

@@ -116,6 +116,8 @@ class TimestampParser:
                 second = fast.get(value[:-4])
                 if second is not None and value[-3:].isdigit():
                     return f"{second}.{value[-3:]}Z"
+            if value[:1].isalpha():  # a month or day name: not ISO, not epoch, not HTTP, not a date
+                return self._named(value, now)
             m = _ISO.fullmatch(value)
             if m is not None:
                 return self._iso(m)
@@ -193,13 +195,20 @@ class TimestampParser:
         m = _EPOCH.fullmatch(text)
         if m is not None:
             return self._epoch(m.group(1), m.group(2))
-        m = _SYSLOG.fullmatch(text)
-        if m is not None and m.group(1) in _MONTHS:
-            return self._syslog(m, now)
         m = _HTTP.fullmatch(text)
         if m is not None and m.group(2) in _MONTHS:
             return self._build(int(m.group(3)), _MONTHS[m.group(2)], int(m.group(1)), m.group(4, 5, 6),
                                m.group(7), _offset(m.group(8)))
+        m = _DATE_ONLY.fullmatch(text)
+        if m is not None:
+            return self._build(int(m.group(1)), int(m.group(2)), int(m.group(3)), ("0", "0", "0"), None, self.tz)
+        return self._named(text, now)
+
+    def _named(self, text: str, now: float) -> str | None:
+        """Forms that may start with a month or day name: syslog, ANSI C / Unix, RFC 2822."""
+        m = _SYSLOG.fullmatch(text)
+        if m is not None and m.group(1) in _MONTHS:
+            return self._syslog(m, now)
         m = _ANSIC.fullmatch(text)
         if m is not None and m.group(1) in _MONTHS:
             zone = m.group(7)
@@ -209,9 +218,6 @@ class TimestampParser:
                 return None  # an abbreviation such as CST is ambiguous: refuse to guess
             return self._build(int(m.group(8)), _MONTHS[m.group(1)], int(m.group(2)), m.group(3, 4, 5),
                                m.group(6), tz)
-        m = _DATE_ONLY.fullmatch(text)
-        if m is not None:
-            return self._build(int(m.group(1)), int(m.group(2)), int(m.group(3)), ("0", "0", "0"), None, self.tz)
         if "," in text[:5]:
             try:
                 dt = parsedate_to_datetime(text)

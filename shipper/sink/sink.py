@@ -3,7 +3,8 @@
 Whole-request failures (store down, 429, 5xx, a malformed answer, bad credentials) are retried
 forever with capped exponential backoff — the caller stops reading meanwhile, so memory stays
 bounded. Per-item 429/5xx are retried alone; other 4xx items go to the dead-letter file.
-A 413 splits the request in halves.
+A request refused as a whole (400, 413) is split in halves until the
+culprit is alone, then dead-lettered.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from cronwatch.clock import SYSTEM_CLOCK, Clock
 from cronwatch.retry import Backoff
 from shipper.sink.deadletter import DeadLetterFile, dead_letter_record
 from shipper.sink.errors import BulkProtocolError, StoreUnavailable
-from shipper.sink.response import RETRY, classify, read_bulk_response
+from shipper.sink.response import ACK, classify, read_bulk_response
 from shipper.sink.service import StoreService
 
 log = logging.getLogger("cronwatch.shipper.sink")
@@ -91,17 +92,16 @@ class BulkSink:
                 self._note_down(str(exc))
                 continue
             self._count(str(status), time.perf_counter() - started)
-            if status == 413 and len(pending) > 1:
-                half = len(pending) // 2
-                await self._send(pending[:half], result)
-                await self._send(pending[half:], result)
+            if status in (400, 413):  # the request as a whole is refused: isolate the culprit(s) by halving
+                if len(pending) > 1:
+                    half = len(pending) // 2
+                    await self._send(pending[:half], result)
+                    await self._send(pending[half:], result)
+                    return
+                reason = body[:500].decode("utf-8", "replace")
+                self._dead([(pending[0], status, {"type": "request_refused", "reason": reason})], result)
                 return
-            kind = classify(status)
-            if status == 413 or status == 400:
-                self._dead([(item, status, {"type": "request_refused", "reason": body[:500].decode("utf-8", "replace")})
-                            for item in pending], result)
-                return
-            if kind == RETRY or (kind != "ack" and status != 400):
+            if classify(status) != ACK:  # 429, 5xx, 401/403 (credentials may be fixed), 404: wait and retry
                 self._note_down(f"bulk request answered HTTP {status}")
                 continue
             try:

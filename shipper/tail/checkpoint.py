@@ -55,6 +55,7 @@ class CheckpointStore:
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
         self.dir = Path(state_dir)
         self.path = self.dir / "checkpoints.json"
+        self._last: bytes | None = None
 
     def load(self) -> list[FileState]:
         """The saved states, or none when there is no checkpoint yet."""
@@ -64,15 +65,20 @@ class CheckpointStore:
             return []
         except OSError as exc:
             raise CheckpointError(f"{self.path}: cannot read checkpoint: {exc.strerror}") from None
-        return decode_states(data, str(self.path))
+        states = decode_states(data, str(self.path))
+        self._last = data
+        return states
 
     def save(self, states: list[FileState]) -> None:
-        """Replace the checkpoint with ``states`` atomically (write, fsync, rename, fsync dir)."""
+        """Replace the checkpoint with ``states`` atomically (write, fsync, rename, fsync dir); unchanged: no write."""
+        data = encode_states(states)
+        if data == self._last:
+            return
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             with open(tmp, "wb") as fh:
-                fh.write(encode_states(states))
+                fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
@@ -84,3 +90,4 @@ class CheckpointStore:
                 os.close(fd)
         except OSError as exc:
             raise CheckpointError(f"{self.path}: cannot write checkpoint: {exc.strerror}") from None
+        self._last = data

@@ -62,13 +62,13 @@ class LineReader:
             out = list(map(RawLine, lines, starts, starts[1:], repeat(now, len(lines))))
             pos = starts[-1]
         elif cut:
-            append = out.append
-            for piece in buf[: cut - 1].split(b"\n"):
-                end = pos + len(piece) + 1
-                if piece.endswith(b"\r"):
-                    piece = piece[:-1]
-                append(RawLine(piece.decode("utf-8", "replace"), pos, end, now))
-                pos = end
+            pieces = buf[: cut - 1].split(b"\n")
+            starts = list(accumulate([len(p) + 1 for p in pieces], initial=pos))
+            if b"\r" in buf:
+                pieces = [p[:-1] if p.endswith(b"\r") else p for p in pieces]
+            texts = [p.decode("utf-8", "replace") for p in pieces]
+            out = list(map(RawLine, texts, starts, starts[1:], repeat(now, len(texts))))
+            pos = starts[-1]
         self.line_start = pos
         self.partial = rest
         if len(rest) > self.max_line_bytes:
@@ -82,8 +82,8 @@ class LineReader:
         """Hand out the bytes after the last newline as a line (the file's final, unterminated line)."""
         if not self.partial:
             return None
-        line = RawLine(self.partial.decode("utf-8", "replace"), self.line_start,
-                       self.line_start + len(self.partial), now)
+        text = self.partial[:-1] if self.partial.endswith(b"\r") else self.partial
+        line = RawLine(text.decode("utf-8", "replace"), self.line_start, self.line_start + len(self.partial), now)
         self.line_start += len(self.partial)
         self.partial = b""
         return line

@@ -60,6 +60,15 @@ async def test_post_and_get_alerts(alerter: RunningAlerter) -> None:
         assert [a["labels"]["alertname"] for a in by_rcv] == ["A"]
 
 
+async def test_alert_groups(alerter: RunningAlerter) -> None:
+    """GET /api/v2/alerts/groups lists each group with its labels, receiver and alerts."""
+    async with httpx.AsyncClient(base_url=alerter.url, headers=AUTH) as c:
+        await c.post("/api/v2/alerts", json=[_alert("A", task="x"), _alert("A", task="y"), _alert("B", team="db")])
+        groups = (await c.get("/api/v2/alerts/groups")).json()
+        shape = sorted((g["labels"]["alertname"], g["receiver"]["name"], len(g["alerts"])) for g in groups)
+        assert shape == [("A", "out", 2), ("B", "dba", 1)]
+
+
 async def test_mutations_need_the_token(alerter: RunningAlerter) -> None:
     """POSTs and DELETEs without the bearer token are refused with 401; reads are open."""
     async with httpx.AsyncClient(base_url=alerter.url) as c:
@@ -94,7 +103,10 @@ async def test_webhook_ingest_firing_then_resolved(alerter: RunningAlerter) -> N
                            "endsAt": "0001-01-01T00:00:00Z"}]}
     async with httpx.AsyncClient(base_url=alerter.url, headers=AUTH) as c:
         assert (await c.post("/webhook", json=payload)).json() == {"status": "success", "alerts": 1}
-        assert len((await c.get("/api/v2/alerts")).json()) == 1
+        got = (await c.get("/api/v2/alerts")).json()
+        assert len(got) == 1
+        ends = datetime.fromisoformat(got[0]["endsAt"].replace("Z", "+00:00"))
+        assert ends - datetime.now(UTC) > timedelta(hours=24)  # stays open until upstream resolves it
         payload["alerts"][0]["status"] = "resolved"  # type: ignore[index]
         payload["alerts"][0]["endsAt"] = datetime.now(UTC).isoformat()  # type: ignore[index]
         await c.post("/webhook", json=payload)

@@ -80,6 +80,13 @@ def test_silence_add_list_expire(tmp_path: Path) -> None:
     assert run(cli, ["alerter", "silence", "expire", "--config", str(p), "maint-1"]).exit_code == 0
     assert "maint-1" not in run(cli, ["alerter", "silence", "list", "--config", str(p)]).output
     assert "maint-1\texpired" in run(cli, ["alerter", "silence", "list", "--config", str(p), "--all"]).output
+    r = run(cli, ["alerter", "silence", "add", "--config", str(p), "-c", "quiet nights", "--every", "0 22 * * *",
+                  "--duration", "8h", "--timezone", "Asia/Shanghai", 'env="staging"'])
+    assert r.exit_code == 0, r.output
+    assert "every: {cron: 0 22 * * *, duration: 8h, timezone: Asia/Shanghai}" in (tmp_path / "silences.yml").read_text()
+    assert "every 0 22 * * * for 8h (Asia/Shanghai)" in run(cli, ["alerter", "silence", "list", "--config", str(p)]).output
+    r = run(cli, ["alerter", "silence", "add", "--config", str(p), "-c", "x", "--every", "61 * * * *", 'a="b"'])
+    assert r.exit_code == 2 and "invalid cron expression" in r.output
     r = run(cli, ["alerter", "silence", "add", "--config", str(p), "-c", "x", 'env=~".*"'])
     assert r.exit_code == 2 and "empty value" in r.output
     r = run(cli, ["alerter", "silence", "expire", "--config", str(p), "nope"])

@@ -183,3 +183,17 @@ def test_webhook_url_scheme_checked(tmp_path: Path) -> None:
                          "      - url: ftp://user:SECRET@example.org/\n", tmp_path)
     assert "alerter.yml:5: receivers[0].webhook_configs[0]: url must start with http" in problems[0]
     assert "SECRET" not in "\n".join(problems)
+
+
+async def test_failed_apply_keeps_running_config(tmp_path: Path) -> None:
+    """A config whose receiver cannot be built is rejected whole, naming the entry; the old one stays."""
+    from engine_helpers import engine
+
+    e, _ = engine("route: {receiver: a}\nreceivers: [{name: a, file_configs: [{directory: out}]}]\n", tmp_path)
+    bad = config("route: {receiver: b}\nreceivers:\n  - name: b\n    webhook_configs: [{url_file: missing.txt}]\n",
+                 tmp_path, "new.yml")
+    with pytest.raises(ConfigError) as err:
+        e.apply(bad)
+    assert "new.yml: receivers[0].webhook_configs[0]: webhook url: cannot read secret file" in err.value.problems[0]
+    assert e.cfg.route.receiver == "a" and list(e.slots) == ["a"]
+    await e.stop()

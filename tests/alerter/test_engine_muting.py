@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from engine_helpers import engine, firing, outbox, post, summary
 
 from alerter.nflog import Entry
@@ -154,3 +155,23 @@ def test_needs_update_table() -> None:
     part = Entry(frozenset({"a", "b"}), frozenset(), T)
     assert needs_update(part, frozenset({"a"}), frozenset({"b"}), True, rep, T)
     assert not needs_update(part, frozenset({"a"}), frozenset({"b"}), False, rep, T)
+
+
+async def test_invalid_silences_file_keeps_last_good_and_says_so(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """A broken edit of the silences file is logged with file:line, flips the metric, and the old silences hold."""
+    import logging
+
+    (tmp_path / "silences.yml").write_text(
+        "silences:\n  - matchers: ['task=\"db_backup\"']\n    ends_at: 2026-11-24T00:00:00Z\n")
+    e, clk = engine(CFG + "silences_file: silences.yml\n", tmp_path)
+    (tmp_path / "silences.yml").write_text("silences:\n  - matchers: ['task=\"db_backup\"']\n")
+    with caplog.at_level(logging.ERROR, logger="cronwatch.alerter"):
+        e.housekeeping()
+    assert e.metrics.registry.get_sample_value("cronwatch_alerter_silences_last_reload_successful") == 0
+    problems = [r.__dict__.get("alerter.problems") for r in caplog.records if r.__dict__.get("alerter.problems")]
+    assert problems and "silences.yml:2: silences[0]: ends_at is required" in problems[0][0]
+    post(e, firing({"alertname": "TaskFailed", "task": "db_backup"}, clk))
+    await e.run_due()
+    assert outbox(tmp_path / "outbox") == []  # the last good silence still mutes
+    await e.stop()

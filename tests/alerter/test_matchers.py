@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alerter.errors import MatcherError
 from alerter.matchers import Matcher, MatchType, parse_matcher, parse_matchers
@@ -18,6 +20,7 @@ CASES = [
     ('severity=~"warn"', {"severity": "warning"}, False),  # anchored: no partial match
     ('severity=~"warn.*"', {"severity": "warning"}, True),
     ('severity=~"a|b"', {"severity": "xa"}, False),  # ^(?:a|b)$, not ^a|b$
+    ('task=~"x"', {"task": "x\n"}, False),  # RE2's $ does not match before a final newline
     ('severity!~"warning|info"', {"severity": "critical"}, True),
     ('severity!~"warning|info"', {}, True),
     ('env=~".*"', {}, True),
@@ -53,3 +56,24 @@ def test_bad_matchers_are_errors(bad: str) -> None:
     """Malformed matchers raise MatcherError naming the problem."""
     with pytest.raises(MatcherError):
         parse_matchers(bad)
+
+
+@given(name=st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,10}", fullmatch=True),
+       value=st.text(max_size=20), op=st.sampled_from([MatchType.EQ, MatchType.NE]))
+def test_text_form_round_trips(name: str, value: str, op: MatchType) -> None:
+    """Any equality matcher printed as text parses back to itself, whatever its value holds."""
+    m = Matcher.make(name, op, value)
+    assert parse_matcher(str(m)) == m
+    assert m.matches({name: value}) is (op is MatchType.EQ)
+
+
+@given(value=st.text(alphabet="abc.*|", max_size=6), label=st.text(alphabet="abc", max_size=4))
+def test_regex_is_full_match(value: str, label: str) -> None:
+    """A regex matcher matches exactly when Python's fullmatch of the pattern does."""
+    import re
+
+    try:
+        rx = re.compile(value)
+    except re.error:
+        return
+    assert Matcher.make("a", MatchType.RE, value).matches({"a": label}) is (rx.fullmatch(label) is not None)

@@ -29,13 +29,13 @@ groups:
 """
 
 
-async def _wait_for(check: object, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_for(check: object, limit: float) -> None:
+    deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if check():  # type: ignore[operator]
             return
         await asyncio.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout} s")
+    raise AssertionError(f"condition not met within {limit} s")
 
 
 @pytest.mark.timeout(60)

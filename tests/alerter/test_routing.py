@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_helpers import config
 from ruamel.yaml import YAML
 
 from alerter.route import Router
 from cronwatch.durations import parse_duration
-from engine_helpers import config
 
 CASES = YAML(typ="safe").load((Path(__file__).parent / "cases" / "routing.yml").read_text())
 

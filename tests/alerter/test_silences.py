@@ -139,4 +139,21 @@ def test_index_agrees_with_linear_scan() -> None:
     for i in range(60):
         for sev in ("warning", "critical", "info", ""):
             labels = {"task": f"t{i}", "severity": sev} if sev else {"task": f"t{i}"}
-            assert sorted(index.muting(labels, NOW)) == sorted(s.uid for s in silences if s.mutes(labels, NOW))
+            assert sorted(index.muted_by(labels, NOW)) == sorted(s.uid for s in silences if s.mutes(labels, NOW))
+
+
+def test_edit_refused_while_file_is_invalid(tmp_path: Path) -> None:
+    """While the user's file is broken, API/CLI edits are refused and the file is left exactly as it is."""
+    from alerter.errors import SilenceError
+
+    path = tmp_path / "silences.yml"
+    path.write_text(USER_FILE)
+    sf = SilenceFile(path)
+    sf.load()
+    broken = USER_FILE.replace("ends_at: 2026-11-23T16:00:00+08:00", "ends_at: tomorrow")
+    path.write_text(broken)
+    with pytest.raises(SilenceError, match="silences.yml:7"):
+        sf.add(_one(matchers=['task="y"']))
+    with pytest.raises(SilenceError):
+        sf.expire("db-maintenance", NOW)
+    assert path.read_text() == broken

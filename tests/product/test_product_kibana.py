@@ -157,3 +157,13 @@ def test_import_script_and_files_exist() -> None:
     script = (KIBANA.parent / "import.sh").read_text()
     assert "/api/saved_objects/_import?overwrite=true" in script and "kbn-xsrf" in script
     assert Path(KIBANA.parent / "import.sh").stat().st_mode & 0o111
+
+
+def test_objects_target_one_kibana_format() -> None:
+    """Every object and dashboard panel declares the same Kibana 8.8 format, so an 8.8+ Kibana migrates them."""
+    for obj in OBJECTS:
+        assert obj["coreMigrationVersion"] == "8.8.0"
+        version = tuple(int(part) for part in obj["typeMigrationVersion"].split("."))
+        assert version <= (8, 9, 0), obj["id"]
+    panels = json.loads(BY_ID[("dashboard", "cronwatch-overview")]["attributes"]["panelsJSON"])
+    assert {p["version"] for p in panels} == {"8.8.0"}

@@ -69,6 +69,8 @@ def test_backfill_is_safe_to_rerun(osmem: Process, tmp_path: Path, corpus_dir: P
     assert "backfill done" in first.output
     n = count(osmem.url, f"{prefix}-*")
     assert n >= 6
+    second = CliRunner().invoke(cli, args)
+    assert "backfill done: 0 lines" in second.output  # the checkpoint says both files were shipped to their end
     state = tmp_path / "state"
     for f in state.rglob("checkpoints.json"):
         f.unlink()  # even without its checkpoints a re-run only overwrites
@@ -148,3 +150,46 @@ def test_credentials_in_host_urls_are_redacted() -> None:
 
     assert redact_url("https://elastic:s3cret@es.example:9200/x") == "https://[REDACTED]@es.example:9200/x"
     assert redact_url("http://localhost:9200") == "http://localhost:9200"
+
+
+def test_sigterm_while_waiting_for_the_store_exits_cleanly(tmp_path: Path) -> None:
+    """``run`` waiting for an unreachable store at start-up exits 0 on SIGTERM instead of hanging."""
+    (tmp_path / "a.log").write_text("x\n")
+    log = tmp_path / "shipper.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([CRONWATCH, "shipper", "run", "--path", str(tmp_path / "*.log"), "--hosts",
+                                 f"http://127.0.0.1:{free_port()}", "--state", str(tmp_path / "state")],
+                                stdout=out, stderr=out)
+    try:
+        wait_until(lambda: "store not reachable" in log.read_text(), 30, "retrying at start-up", proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "stopped before the store could be reached" in log.read_text()
+
+
+def test_example_configuration_is_valid() -> None:
+    """``examples/shipper.yml`` loads with every documented setting."""
+    from cronwatch.config import load_config
+    from shipper.config import ShipperConfig
+
+    cfg = load_config(Path(__file__).resolve().parents[3] / "examples" / "shipper.yml", ShipperConfig,
+                      environ={"ES_PASSWORD": "x"})
+    assert cfg.inputs[0].error_index_prefix == "cronwatch-errors"
+    assert cfg.sink.password is not None and cfg.sink.password.get_secret_value() == "x"
+
+
+def test_tz_flag_reads_zoneless_times_and_names_the_day(osmem: Process, tmp_path: Path) -> None:
+    """``--tz Asia/Shanghai`` reads ``2026/11/22 03:00:00`` as 19:00 UTC the day before, indexed in the local day."""
+    log = tmp_path / "go.log"
+    log.write_text("2026/11/22 03:00:00 开始执行数据归档\n")
+    prefix = _prefix()
+    res = CliRunner().invoke(cli, ["shipper", "backfill", "--hosts", osmem.url, "--index-prefix", prefix,
+                                   "--tz", "Asia/Shanghai", "--state", str(tmp_path / "s"), str(log)])
+    assert res.exit_code == 0, res.output
+    (hit,) = search(osmem.url, f"{prefix}-*")
+    assert hit["_source"]["@timestamp"] == "2026-11-21T19:00:00.000Z"
+    assert hit["_index"] == f"{prefix}-2026.11.22"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+from prometheus_client import generate_latest
 from shiphelpers import FAST, append, count, eventually, make_pipeline, running, search
 
 from cronwatch.retry import Backoff
@@ -182,3 +183,15 @@ async def test_many_short_per_run_logs_and_idle_files_closed(osmem: Process, tmp
         append(logs / "task3" / "run-0003.log", "Finished")
         await eventually(lambda: count(osmem.url, f"{prefix}-*") == 301, 10)
     assert len(CheckpointStore(tmp_path / "state").load()) == 300
+
+
+def test_log_metrics_read_nested_ecs_fields_too() -> None:
+    """Documents with nested ECS objects count like dotted ones, and parse-failure tags are counted by kind."""
+    metrics = ShipperMetrics()
+    metrics.observe([{"task": {"name": "x"}, "log": {"level": "warn"}, "event": {"action": "task.succeeded"}},
+                     {"task.name": "x", "log.level": "warn", "tags": ["_grokparsefailure", "_dateparsefailure"]}])
+    text = generate_latest(metrics.registry).decode()
+    assert 'cronwatch_log_events_total{level="warn",task="x"} 2.0' in text
+    assert 'cronwatch_log_task_runs_total{outcome="success",task="x"} 1.0' in text
+    assert 'cronwatch_shipper_parse_failures_total{kind="grok"} 1.0' in text
+    assert 'cronwatch_shipper_parse_failures_total{kind="date"} 1.0' in text

@@ -161,12 +161,13 @@ async def test_store_down_is_retried_until_it_answers(tmp_path: Path) -> None:
     await service.close()
 
 
-async def test_request_too_large_is_split(tmp_path: Path) -> None:
-    """A 413 splits the request in halves; a single document still too large is dead-lettered."""
+@pytest.mark.parametrize("refusal", [413, 400])
+async def test_refused_request_is_split_to_isolate_the_culprit(tmp_path: Path, refusal: int) -> None:
+    """A 413 or 400 for the whole request splits it in halves; the one document still refused is dead-lettered."""
     def handler(request: httpx.Request) -> httpx.Response:
         lines = request.content.splitlines()
-        if len(lines) > 2 or b"huge" in request.content:
-            return httpx.Response(413, text="too large")
+        if (refusal == 413 and len(lines) > 2) or b"huge" in request.content:
+            return httpx.Response(refusal, text="refused")
         return httpx.Response(200, json={"errors": False, "items": [{"index": {"status": 201}}]})
 
     service = StoreService(["http://store:9200"], transport=httpx.MockTransport(handler), gzip=False)
@@ -175,7 +176,8 @@ async def test_request_too_large_is_split(tmp_path: Path) -> None:
     big = encode_item({"@timestamp": "2026-11-22T02:00:00.000Z", "message": "huge"}, "t-2026.11.22", "big")
     result = await sink.send([_item(0), _item(1), big, _item(3)])
     assert (result.indexed, result.dead) == (3, 1)
-    assert dl.read()[0]["_id"] == "big"
+    (rec,) = dl.read()
+    assert rec["_id"] == "big" and rec["status"] == refusal
     await service.close()
 
 

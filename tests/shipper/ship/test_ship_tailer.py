@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shiphelpers import LineParser, append
 
 from shipper.model import RawLine
@@ -207,3 +210,33 @@ def test_idle_files_are_closed_and_reopened_on_change(tmp_path: Path) -> None:
     (t2,) = tailer.files.values()
     assert t2.state.key == t.state.key
     assert _drain(tailer, t2, 3.0) == ["two"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(max_size=400).map(lambda b: b.replace(b"\x00", b"\n")), chunk=st.integers(1, 64))
+def test_reader_offsets_match_the_bytes_whatever_the_chunking(data: bytes, chunk: int) -> None:
+    """Any bytes read in any chunk size give lines whose offsets cover the file exactly, in order."""
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "a.log"
+        f.write_bytes(data)
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            r = LineReader(fd, 0)
+            out: list[RawLine] = []
+            while True:
+                lines, n = r.read(0.0, chunk)
+                out.extend(lines)
+                if not n:
+                    break
+            last = r.take_partial(0.0)
+            if last is not None:
+                out.append(last)
+        finally:
+            os.close(fd)
+    pos = 0
+    for line in out:
+        assert line.offset == pos
+        raw = data[line.offset:line.end]
+        assert raw.rstrip(b"\n").removesuffix(b"\r").decode("utf-8", "replace") == line.text
+        pos = line.end
+    assert pos == len(data)
