@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from alerter.config import AlerterConfig
 from alerter.engine import Engine
 from alerter.errors import AlertInputError, MatcherError, SilenceError, SilenceNotFound
-from alerter.ingest import alerts_from_api, alerts_from_webhook, parse_ts
+from alerter.ingest import alerts_from_webhook, parse_ts, split_api_alerts
 from alerter.matchers import Matcher, matches_all, parse_matchers
 from alerter.model import Alert
 from alerter.payload import rfc3339
@@ -66,11 +66,15 @@ async def post_alerts(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     body = await read_json(request, request.app[MAX_BODY])
     try:
-        alerts = alerts_from_api(body, engine.clock.now(), engine.resolve_timeout)
+        alerts, problems = split_api_alerts(body, engine.clock.now(), engine.resolve_timeout)
     except AlertInputError as exc:
-        engine.metrics.invalid.labels("api").inc()
         return json_error(400, str(exc))
-    engine.ingest(alerts, "api")
+    engine.ingest(alerts, "api")  # the valid ones are kept even when others are rejected
+    if problems:
+        engine.metrics.invalid.labels("api").inc(len(problems))
+        shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        return json_error(400, f"{len(problems)} of {len(body)} alerts rejected (the others were accepted): "
+                          + "; ".join(shown))
     return web.Response(status=200)
 
 

@@ -85,6 +85,19 @@ def alerts_from_api(body: Any, now: datetime, resolve_timeout: timedelta) -> lis
     return [alert_from_api(item, i, now, resolve_timeout) for i, item in enumerate(body)]
 
 
+def split_api_alerts(body: Any, now: datetime, resolve_timeout: timedelta) -> tuple[list[Alert], list[str]]:
+    """The valid alerts of a body and one problem per invalid one (Alertmanager keeps the valid ones)."""
+    if not isinstance(body, list):
+        raise AlertInputError("body: expected a JSON list of alerts")
+    good, problems = [], []
+    for i, item in enumerate(body):
+        try:
+            good.append(alert_from_api(item, i, now, resolve_timeout))
+        except AlertInputError as exc:
+            problems.append(str(exc))
+    return good, problems
+
+
 def alerts_from_webhook(body: Any, now: datetime, resolve_timeout: timedelta) -> list[Alert]:
     """Alertmanager's webhook payload (version 4): firing alerts stay open, resolved ones end."""
     if not isinstance(body, dict) or not isinstance(body.get("alerts"), list):

@@ -45,6 +45,7 @@ class SilenceFile:
         self.index = SilenceIndex([])
         self.last_error: ConfigError | None = None
         self._stamp: tuple[int, int] | None = None
+        self._read_stamp: tuple[int, int] | None = None
 
     def _current_stamp(self) -> tuple[int, int] | None:
         try:
@@ -87,6 +88,7 @@ class SilenceFile:
 
     def _read_rt(self) -> tuple[YAML, Any]:
         y = self._yaml()
+        self._read_stamp = self._current_stamp()
         text = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
         root = y.load(text) if text.strip() else None
         if root is None:
@@ -102,6 +104,8 @@ class SilenceFile:
         y.dump(root, buf)
         text = buf.getvalue()
         silences = parse_silences(text, str(self.path))  # never write a file we would reject
+        if self._current_stamp() != self._read_stamp:
+            raise SilenceError(f"{self.path} changed while it was being edited; nothing written, try again")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
         tmp.write_text(text, encoding="utf-8")
@@ -110,11 +114,15 @@ class SilenceFile:
         self._stamp = self._current_stamp()
         self.last_error = None
 
-    def add(self, silence: Silence) -> str:
-        """Append ``silence`` to the file (with an id) and reload; returns the id."""
+    def _require_valid(self) -> None:
+        """Refuse to edit a file the user left invalid: their text is never overwritten."""
         self.reload_if_changed()
         if self.last_error is not None:
             raise SilenceError(f"{self.path} is invalid, fix it first: {self.last_error.problems[0]}")
+
+    def add(self, silence: Silence) -> str:
+        """Append ``silence`` to the file (with an id) and reload; returns the id."""
+        self._require_valid()
         sid = silence.id or str(uuid.uuid4())
         if sid in self.index.by_id:
             raise SilenceError(f'a silence with id "{sid}" already exists')
@@ -142,7 +150,7 @@ class SilenceFile:
 
     def expire(self, sid: str, now: datetime) -> None:
         """End silence ``sid`` at ``now`` in the file (a pending one gets starts_at = ends_at = now)."""
-        self.reload_if_changed()
+        self._require_valid()
         current = self.index.by_id.get(sid)
         if current is None:
             raise SilenceNotFound(f'no silence with id "{sid}"')

@@ -9,6 +9,7 @@ clock step (NTP, suspend) is noticed within 30 s and slots lost to it are logged
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import heapq
 import logging
@@ -17,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cronwatch.clock import SYSTEM_CLOCK, Clock, SystemClock
+from scheduler import eager
 from scheduler.context import IdBatch, RunContext
 from scheduler.decisions import first_slot, overlap, plan_slots
 from scheduler.entries import Armed, Source, TaskEntry, compile_task
@@ -58,7 +60,7 @@ class Scheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._gc_rounds = 0
-        self._gates: dict[float, asyncio.Future[bool]] = {}
+        self._gates: dict[float, list[asyncio.Future[bool]]] = {}  # per slot, the gates of its armed runs
         self._pushed_at = 0.0
         self._restored: dict[str, float] = {}
         self._paused_names: set[str] = set()
@@ -266,21 +268,25 @@ class Scheduler:
             return
         loop = self._loop or asyncio.get_running_loop()
         ids = IdBatch(len(todo), now)
+        run_armed = self.driver.run_armed
         for entry, slot in todo:
-            gate = self._gates.get(slot)
-            if gate is None:
-                gate = self._gates[slot] = loop.create_future()
+            gates = self._gates.get(slot)
+            if gates is None:
+                gates = self._gates[slot] = []
             trace_id, span_id, run_id = ids.take()
             armed = Armed(slot, RunContext(entry.name, run_id, trace_id, slot, 1, span_id, entry.spec.labels),
                           entry.trigger.next_after(slot))
             entry.armed = armed
-            armed.task = asyncio.Task(self.driver.run_armed(entry, armed, gate), loop=loop)
+            armed.gate = gate = loop.create_future()
+            gates.append(gate)
+            armed.context = context = contextvars.copy_context()
+            armed.task = asyncio.Task(run_armed(entry, armed, gate), loop=loop, context=context)
 
     def _open_gates(self, now: float) -> None:
         for slot in [s for s in self._gates if s <= now]:
-            gate = self._gates.pop(slot)
-            if not gate.done():
-                gate.set_result(True)
+            for gate in self._gates.pop(slot):
+                if not gate.done():
+                    gate.set_result(True)
 
     def tick(self, now: float) -> None:
         """Schedule new tasks and fire every slot due at ``now`` (release, then bookkeeping)."""
@@ -305,6 +311,10 @@ class Scheduler:
             buckets.append((slot, self._due.pop(slot)))
         ids = IdBatch(sum(len(b) for _, b in buckets), now)
         tasks, local = self.tasks, isinstance(self.locks, LocalLocks)
+        loop = self._loop
+        inline = local and eager.SUPPORTED and loop is not None
+        current = asyncio.current_task(loop) if inline else None
+        time, driver = self.clock.time, self.driver
         for slot, bucket in buckets:
             for name, gen in bucket:
                 entry = tasks.get(name)
@@ -316,13 +326,22 @@ class Scheduler:
                     self._fire_late(entry, slot, now, ids)
                     continue
                 # the common case, kept lean: only this slot is due and it is on time
-                if armed is not None and armed.slot == slot and armed.task is not None and not entry.live:
-                    armed.go = True  # its task is parked on the slot's gate, opened below
+                task = armed.task if armed is not None and armed.slot == slot else None
+                if task is not None and not entry.live:
+                    assert armed is not None
+                    armed.go = True  # its task is parked on its gate, opened below
                     entry.armed = None
                     ctx = armed.ctx
-                    entry.running[ctx.run_id] = armed.task  # RunDriver.run removes it when it ends
+                    entry.running[ctx.run_id] = task  # RunDriver.run removes it when it ends
                     if local:
                         entry.live[ctx.run_id] = ctx
+                    call = entry.call
+                    if inline and entry.fast and call is not None and armed.context is not None:
+                        # start the call right here, as its task; the task continues it after the burst
+                        armed.start = start = time()
+                        driver.defer_started(ctx, entry.spec.schedule, start, 1, entry.attempts, {"trigger": "schedule"})
+                        armed.started = eager.start_in(task, armed.context, loop, current, call.fn,  # type: ignore[arg-type]
+                                                       (ctx,) if call.wants_ctx else (), ctx)
                 else:
                     self._start(entry, slot, now, "schedule", ids)
                 entry.last_slot = slot
@@ -405,9 +424,10 @@ class Scheduler:
     async def drain(self, grace: float) -> None:
         """Let running runs finish within ``grace`` seconds, then cancel (kill) the rest and log it."""
         self.stop()
-        for gate in self._gates.values():  # armed runs that were never released end quietly
-            if not gate.done():
-                gate.set_result(False)
+        for gates in self._gates.values():  # armed runs that were never released end quietly
+            for gate in gates:
+                if not gate.done():
+                    gate.set_result(False)
         self._gates.clear()
         tasks = [t for e in self.tasks.values() for t in e.running.values()]
         if tasks:

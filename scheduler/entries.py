@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from dataclasses import dataclass, field
 from typing import Literal
 
 from cronwatch.retry import Backoff
 from scheduler.context import RunContext
 from scheduler.decisions import lock_ttl_ms
+from scheduler.eager import Started
 from scheduler.execute import CallTarget
 from scheduler.metrics import TaskMetrics
 from scheduler.model import TaskSpec, resolve_call
@@ -21,13 +23,19 @@ Source = Literal["config", "api"]
 class Armed:
     """A run prepared ahead of its slot: its task waits on the slot's gate; ``go`` says whether to run.
 
-    ``after`` is the task's slot after this one (worked out ahead too, so the tick need not)."""
+    ``after`` is the task's slot after this one (worked out ahead too, so the tick need not).
+    ``started`` is the call's first step when the tick started it inline (at ``start``) in the task's
+    ``context`` (:mod:`scheduler.eager`)."""
 
     slot: float
     ctx: RunContext
     after: float | None
     go: bool = False
     task: asyncio.Task[None] | None = None
+    gate: asyncio.Future[bool] | None = None
+    context: contextvars.Context | None = None
+    start: float = 0.0
+    started: Started | None = None
 
 
 @dataclass

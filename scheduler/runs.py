@@ -18,6 +18,7 @@ import orjson
 
 from scheduler.context import CURRENT_RUN, RunContext, new_span_id
 from scheduler.decisions import SlotPlan
+from scheduler.eager import Started
 from scheduler.errors import LockError
 from scheduler.execute import AttemptResult, error_from_exception, run_call, run_command
 from scheduler.joblog import base_record, lifecycle_record
@@ -179,15 +180,18 @@ class RunDriver:
             except LockError as exc:
                 log.warning("cannot renew lock %s: %s", lease.key, exc)
 
-    async def run(self, entry: TaskEntry, ctx: RunContext, trigger: str) -> None:
+    async def run(self, entry: TaskEntry, ctx: RunContext, trigger: str, started: Started | None = None,
+                  start: float = 0.0) -> None:
         """Run ``ctx`` to the end; never raises (cancellation is logged as the run's failure).
 
         The hot path (an ``async`` call without a time limit, local locks) runs the first attempt
-        inline with a few operations: the ``task.started`` record is built later, at flush time,
-        and everything else waits until the other runs of the burst have started.
+        with a few operations: the ``task.started`` record is built later, at flush time, and
+        everything else waits until the other runs of the burst have started. ``started`` is that
+        call when the tick already started it (at ``start``, see :mod:`scheduler.eager`).
         """
         sched = self.sched
-        start = sched.clock.time()
+        if started is None:
+            start = sched.clock.time()
         lease: Lease | None = None
         renewer: asyncio.Future[None] | None = None
         result = _NOT_RUN
@@ -198,10 +202,13 @@ class RunDriver:
                 assert call is not None
                 ctx.attempt = 1
                 extra: dict[str, Any] = {"trigger": trigger}
-                self._defer_started(ctx, entry.spec.schedule, start, 1, entry.attempts, extra)
-                token = CURRENT_RUN.set(ctx)
+                if started is None:
+                    self.defer_started(ctx, entry.spec.schedule, start, 1, entry.attempts, extra)
+                    token = CURRENT_RUN.set(ctx)
+                else:
+                    token = started.token  # type: ignore[assignment]
                 try:
-                    await (call.fn(ctx) if call.wants_ctx else call.fn())
+                    await (started if started is not None else call.fn(ctx) if call.wants_ctx else call.fn())
                     result = _SUCCESS
                 except (Exception, SystemExit, KeyboardInterrupt) as exc:
                     result = AttemptResult("failure", error_from_exception(exc))
@@ -221,8 +228,8 @@ class RunDriver:
                 else:
                     extra = {"trigger": trigger}
                 result, stack = await self._attempts(entry, ctx, start, extra, None)
-            # let the other runs of this burst start before this one does its bookkeeping
-            await asyncio.sleep(0)
+            if started is None:  # let the other runs of this burst start before this one does its bookkeeping
+                await asyncio.sleep(0)
         except asyncio.CancelledError:
             reason = self.cancel_reasons.pop(ctx.run_id, "run cancelled")
             result = AttemptResult("failure", {"type": "Cancelled", "message": reason})
@@ -252,7 +259,7 @@ class RunDriver:
                 ctx.attempt = attempt
                 if attempt > 1:
                     ctx.span_id = new_span_id()
-                self._defer_started(ctx, spec.schedule, t0, attempt, attempts, extra)
+                self.defer_started(ctx, spec.schedule, t0, attempt, attempts, extra)
                 if call is not None and call.is_async and spec.timeout is None:
                     token = CURRENT_RUN.set(ctx)
                     try:
@@ -285,11 +292,14 @@ class RunDriver:
         try:
             opened = await gate
         except asyncio.CancelledError:
-            return
+            if armed.started is None:
+                return
+            armed.started.cancel()  # the run was cancelled before it could continue its call
+            opened = True
         if opened and armed.go:
-            await self.run(entry, armed.ctx, "schedule")
+            await self.run(entry, armed.ctx, "schedule", armed.started, armed.start)
 
-    def _defer_started(self, ctx: RunContext, schedule: str, ts: float, attempt: int, attempts: int,
+    def defer_started(self, ctx: RunContext, schedule: str, ts: float, attempt: int, attempts: int,
                        extra: dict[str, Any]) -> None:
         """Queue a ``task.started`` record, built when the log is flushed (after the burst has started)."""
         self._buf.append((ctx, ctx.span_id, schedule, ts, attempt, attempts, extra))

@@ -110,10 +110,14 @@ def embedded_store(enabled: bool, cfg: Any) -> Iterator[None]:
 def _serve_metrics(listen: str | None, registry: Any) -> Any:
     if not listen:
         return None
+    from cronwatch.errors import ConfigError
     from cronwatch.metrics import parse_listen, serve_metrics
 
-    host, port = parse_listen(listen, 9465)
-    server, _thread = serve_metrics(host, port, registry)
+    try:
+        host, port = parse_listen(listen, 9465)
+        server, _thread = serve_metrics(host, port, registry)
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"--listen {listen}: cannot serve metrics there: {exc}") from None
     log.info("metrics served", extra={"url.full": f"http://{host}:{port}/metrics"})
     return server
 

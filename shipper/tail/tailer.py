@@ -125,6 +125,7 @@ class Tailer:
         self.saved: dict[tuple[int, int], FileState] = {}
         self.first_scan = True
         self.keys: set[str] = set()
+        self.unreadable: set[str] = set()
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -240,9 +241,11 @@ class Tailer:
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError as exc:
-            if exc.errno != errno.ENOENT:
+            if exc.errno != errno.ENOENT and path not in self.unreadable:
+                self.unreadable.add(path)  # warn once, not at every scan
                 log.warning("cannot open log file", extra={"log.file.path": path, "error.message": exc.strerror})
             return
+        self.unreadable.discard(path)
         try:
             st = os.fstat(fd)
             if (st.st_dev, st.st_ino) != ident:  # replaced between stat and open: next scan

@@ -93,6 +93,11 @@ async def test_bad_bodies_are_4xx_naming_the_problem(alerter: RunningAlerter) ->
         assert r.status_code == 400 and "invalid label name" in r.text
         r = await c.post("/api/v2/alerts", json=[_alert("A", pad="x" * 4096)])
         assert r.status_code == 413
+        r = await c.post("/api/v2/alerts", json={"labels": {"a": "b"}})
+        assert r.status_code == 400 and "expected a JSON list" in r.text
+        r = await c.post("/api/v2/alerts", json=[_alert("Good"), {"labels": {"x": 1}}])
+        assert r.status_code == 400 and "1 of 2 alerts rejected" in r.text and "alerts[1].labels.x" in r.text
+        assert [a["labels"]["alertname"] for a in (await c.get("/api/v2/alerts")).json()] == ["Good"]
 
 
 async def test_webhook_ingest_firing_then_resolved(alerter: RunningAlerter) -> None:

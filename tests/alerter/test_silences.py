@@ -152,7 +152,7 @@ def test_edit_refused_while_file_is_invalid(tmp_path: Path) -> None:
     sf.load()
     broken = USER_FILE.replace("ends_at: 2026-11-23T16:00:00+08:00", "ends_at: tomorrow")
     path.write_text(broken)
-    with pytest.raises(SilenceError, match="silences.yml:7"):
+    with pytest.raises(SilenceError, match=r"silences\.yml:7"):
         sf.add(_one(matchers=['task="y"']))
     with pytest.raises(SilenceError):
         sf.expire("db-maintenance", NOW)

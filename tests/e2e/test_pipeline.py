@@ -30,16 +30,15 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def notifications(outbox: Path, task: str) -> list[dict[str, Any]]:
-    """The webhook payloads in the outbox whose group is ``task``'s (rendered dry runs excluded)."""
-    out = []
-    for path in sorted(outbox.glob("*.json")):
-        if ".dry-run." in path.name:
-            continue
-        doc = json.loads(path.read_text())
-        if doc.get("groupLabels", {}).get("task") == task:
-            out.append(doc)
-    return out
+def all_notifications(outbox: Path) -> list[dict[str, Any]]:
+    """The webhook payloads in the outbox in delivery order (rendered dry runs excluded)."""
+    return [json.loads(p.read_text()) for p in sorted(outbox.glob("*.json")) if ".dry-run." not in p.name]
+
+
+def notifications(outbox: Path, task: str, alertname: str = "CronwatchTaskFailed") -> list[dict[str, Any]]:
+    """The notifications of the group (alertname, task)."""
+    return [n for n in all_notifications(outbox)
+            if n["groupLabels"].get("task") == task and n["groupLabels"].get("alertname") == alertname]
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +108,15 @@ def test_failure_alert_fires_and_notifies_once(stack: DemoStack, client: httpx.C
     assert sent[0]["status"] == "firing"
     assert sent[0]["commonLabels"]["alertname"] == "CronwatchTaskFailed"
     # the rendered DingTalk/WeCom/mail previews are there too
-    kinds = {p.name.split(".")[-3] for p in stack.outbox.glob("*.dry-run.json")}
-    assert {"dingtalk", "wecom", "email"} <= kinds
+    def previews() -> bool:
+        kinds = {p.name.split(".")[-3] for p in stack.outbox.glob("*.dry-run.json")}
+        return {"dingtalk", "wecom", "email"} <= kinds
+
+    wait_for("the DingTalk, WeCom and mail previews in the outbox", previews, 20)
+    preview = json.loads(next(stack.outbox.glob("*.dingtalk.dry-run.json")).read_text())
+    body = json.loads(preview["messages"][0]["body"])
+    assert "e2e_breaks" in json.dumps(body, ensure_ascii=False)
+    assert "access_token=demo" not in preview["messages"][0]["target"]  # the robot key is never written out
 
 
 def test_silence_in_yaml_mutes_next_alert(stack: DemoStack, client: httpx.Client) -> None:
@@ -157,3 +163,8 @@ def test_resolved_is_sent_once(stack: DemoStack) -> None:
     time.sleep(15)  # more than group_interval: a repeated resolved message would have come
     sent = notifications(stack.outbox, "e2e_breaks")
     assert [n["status"] for n in sent] == ["firing", "resolved"]
+    # and no group anywhere in the run was told the same thing twice
+    by_group: dict[str, list[str]] = {}
+    for n in all_notifications(stack.outbox):
+        by_group.setdefault(n["groupKey"], []).append(n["status"])
+    assert by_group and all(v in (["firing"], ["firing", "resolved"]) for v in by_group.values()), by_group

@@ -11,11 +11,14 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 from click.testing import CliRunner
 from shiphelpers import CRONWATCH, append, count, search, shipper_yaml
 
 from cronwatch.cli import cli
 from cronwatch.testing.services import Process, free_port, wait_until
+
+pytestmark = pytest.mark.timeout(60)
 
 
 def _prefix() -> str:

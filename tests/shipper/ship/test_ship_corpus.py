@@ -8,6 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from shiphelpers import search
 
 from cronwatch.testing.services import Process
@@ -16,6 +17,8 @@ from shipper.config import InputConfig, ShipperConfig, SinkConfig
 from shipper.model import RawLine
 from shipper.naming import doc_id, index_name, source_for_path
 from shipper.parse import compile_parser
+
+pytestmark = pytest.mark.timeout(60)
 
 
 def _expected(path: Path, cfg: InputConfig, prefix: str) -> dict[str, tuple[str, dict[str, object]]]:

@@ -21,6 +21,8 @@ from shiphelpers import CRONWATCH, count, search, shipper_yaml
 
 from cronwatch.testing.services import Process, wait_until
 
+pytestmark = pytest.mark.timeout(240)
+
 
 class Writer:
     """A job writing unique JSON lines to ``app.log``, rotating it by rename or copytruncate."""

@@ -29,6 +29,8 @@ from shiphelpers import make_pipeline, search
 from cronwatch.testing.services import Process
 from shipper.runner import Limits, Pipeline
 
+pytestmark = pytest.mark.timeout(240)
+
 LIMITS = Limits(batch_events=20, flush_interval=0.02, max_in_flight=2, scan_interval=0.03, checkpoint_interval=0.03,
                 shutdown_timeout=5.0, rotate_wait=0.1, eof_line_timeout=0.2, close_inactive=0.15)
 

@@ -6,10 +6,13 @@ import uuid
 from pathlib import Path
 
 import orjson
+import pytest
 from shiphelpers import append, count, eventually, make_pipeline, running, search
 
 from cronwatch.testing.services import Process
 from shipper.tail.checkpoint import CheckpointStore
+
+pytestmark = pytest.mark.timeout(60)
 
 
 def _prefix() -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 from prometheus_client import generate_latest
 from shiphelpers import FAST, append, count, eventually, make_pipeline, running, search
 
@@ -20,6 +21,8 @@ from shipper.logmetrics import OTHER, ShipperMetrics, TaskLabels
 from shipper.parse import ParseConfig, compile_parser
 from shipper.runner import Limits
 from shipper.tail.checkpoint import CheckpointStore
+
+pytestmark = pytest.mark.timeout(60)
 
 
 def _line(level: str, msg: str, task: str = "t1", **extra: object) -> str:

@@ -22,6 +22,8 @@ from shipper.sink.service import StoreService, auth_headers, parse_distribution
 from shipper.sink.sink import BulkSink
 from shipper.sink.template import index_template, mappings
 
+pytestmark = pytest.mark.timeout(60)
+
 
 def _item(i: int) -> bytes:
     return encode_item({"@timestamp": "2026-11-22T02:00:00.000Z", "message": f"m{i}"}, "t-2026.11.22", f"id{i}")
@@ -168,7 +170,7 @@ async def test_refused_request_is_split_to_isolate_the_culprit(tmp_path: Path, r
         lines = request.content.splitlines()
         if (refusal == 413 and len(lines) > 2) or b"huge" in request.content:
             return httpx.Response(refusal, text="refused")
-        return httpx.Response(200, json={"errors": False, "items": [{"index": {"status": 201}}]})
+        return httpx.Response(200, json={"errors": False, "items": [{"index": {"status": 201}}] * (len(lines) // 2)})
 
     service = StoreService(["http://store:9200"], transport=httpx.MockTransport(handler), gzip=False)
     dl = DeadLetterFile(tmp_path / "dl")

@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shiphelpers import LineParser, append
@@ -15,6 +16,8 @@ from shipper.tail.checkpoint import CheckpointStore, FileState
 from shipper.tail.discovery import expand, find_by_identity
 from shipper.tail.reader import LineReader
 from shipper.tail.tailer import InputFiles, Tailer, Tracked
+
+pytestmark = pytest.mark.timeout(60)
 
 
 def _tailer(patterns: list[str]) -> Tailer:
@@ -240,3 +243,27 @@ def test_reader_offsets_match_the_bytes_whatever_the_chunking(data: bytes, chunk
         assert raw.rstrip(b"\n").removesuffix(b"\r").decode("utf-8", "replace") == line.text
         pos = line.end
     assert pos == len(data)
+
+
+def test_unreadable_file_is_reported_once(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file the shipper may not open is warned about once, not at every scan, and picked up once it can be."""
+    f = tmp_path / "secret.log"
+    append(f, "x")
+    real_open = os.open
+    denied = {str(f)}
+
+    def guarded_open(path: str, flags: int, *args: int) -> int:
+        if str(path) in denied:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", guarded_open)
+    tailer = _tailer([str(tmp_path / "*.log")])
+    for i in range(3):
+        tailer.scan(float(i))
+    assert [r.message for r in caplog.records].count("cannot open log file") == 1
+    assert not tailer.files
+    denied.clear()
+    tailer.scan(5.0)
+    assert len(tailer.files) == 1
