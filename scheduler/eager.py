@@ -18,9 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scheduler.context import CURRENT_RUN, RunContext
+
+if TYPE_CHECKING:
+    from scheduler.entries import Armed
 
 try:
     from asyncio.tasks import _enter_task, _leave_task
@@ -95,18 +98,20 @@ def _first_step(fn: Callable[..., Any], args: tuple[Any, ...], ctx: RunContext, 
         started._exc = exc
 
 
-def start_in(task: asyncio.Task[Any], context: contextvars.Context, loop: asyncio.AbstractEventLoop,
-             current: asyncio.Task[Any] | None, fn: Callable[..., Any], args: tuple[Any, ...],
-             ctx: RunContext) -> Started:
-    """Run ``fn(*args)`` up to its first suspension as if ``task`` (whose context is ``context``) ran it.
+def start_in(armed: Armed, current: asyncio.Task[Any] | None, fn: Callable[..., Any],
+             args: tuple[Any, ...]) -> Started:
+    """Run ``fn(*args)`` up to its first suspension as if the armed run's task (in its context) ran it.
 
     ``current`` is the task running the caller (the run loop), made current again afterwards."""
+    task, context = armed.task, armed.context
+    assert task is not None and context is not None
+    loop = task.get_loop()
     started = Started()
     if current is not None:
         _leave_task(loop, current)
     _enter_task(loop, task)
     try:
-        context.run(_first_step, fn, args, ctx, started)
+        context.run(_first_step, fn, args, armed.ctx, started)
     finally:
         _leave_task(loop, task)
         if current is not None:

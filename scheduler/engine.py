@@ -34,6 +34,7 @@ log = logging.getLogger("cronwatch.scheduler")
 MAX_SLEEP = 30.0
 SPIN = 0.002
 ARM_AHEAD = 2.0
+_SCHEDULED = {"trigger": "schedule"}  # ``extra`` of the task.started records of scheduled runs (never changed)
 
 
 class Scheduler:
@@ -314,7 +315,7 @@ class Scheduler:
         loop = self._loop
         inline = local and eager.SUPPORTED and loop is not None
         current = asyncio.current_task(loop) if inline else None
-        time, driver = self.clock.time, self.driver
+        time, started_record, start_in = self.clock.time, self.driver.queue_started, eager.start_in
         for slot, bucket in buckets:
             for name, gen in bucket:
                 entry = tasks.get(name)
@@ -336,16 +337,17 @@ class Scheduler:
                     if local:
                         entry.live[ctx.run_id] = ctx
                     call = entry.call
-                    if inline and entry.fast and call is not None and armed.context is not None:
+                    if inline and entry.fast and call is not None:
                         # start the call right here, as its task; the task continues it after the burst
                         armed.start = start = time()
-                        driver.defer_started(ctx, entry.spec.schedule, start, 1, entry.attempts, {"trigger": "schedule"})
-                        armed.started = eager.start_in(task, armed.context, loop, current, call.fn,  # type: ignore[arg-type]
-                                                       (ctx,) if call.wants_ctx else (), ctx)
+                        started_record((ctx, ctx.span_id, entry.spec.schedule, start, 1, entry.attempts, _SCHEDULED))
+                        armed.started = start_in(armed, current, call.fn, (ctx,) if call.wants_ctx else ())
                 else:
                     self._start(entry, slot, now, "schedule", ids)
                 entry.last_slot = slot
                 fired.append((entry, gen, slot, after))
+        if inline:
+            self.driver.schedule_flush()
         if self._gates:
             self._open_gates(now)
         return fired

@@ -303,7 +303,15 @@ class RunDriver:
                        extra: dict[str, Any]) -> None:
         """Queue a ``task.started`` record, built when the log is flushed (after the burst has started)."""
         self._buf.append((ctx, ctx.span_id, schedule, ts, attempt, attempts, extra))
-        if not self._flush_scheduled and self._loop is not None:
+        self.schedule_flush()
+
+    def queue_started(self, item: tuple[Any, ...]) -> None:
+        """:meth:`defer_started` for the tick, which calls :meth:`schedule_flush` once after a burst."""
+        self._buf.append(item)
+
+    def schedule_flush(self) -> None:
+        """Flush the queued records at the end of this loop iteration."""
+        if not self._flush_scheduled and self._loop is not None and self._buf:
             self._flush_scheduled = True
             self._loop.call_soon(self.flush_log)
 
