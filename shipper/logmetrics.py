@@ -7,25 +7,9 @@ bounded: once ``max_tasks`` are known, further tasks are counted under ``task="_
 
 from __future__ import annotations
 
-from collections import Counter as Tally
-from operator import methodcaller
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
-_TASK = methodcaller("get", "task.name")
-_LEVEL = methodcaller("get", "log.level")
-_TAGS = methodcaller("get", "tags")
-_HAS_ACTION = methodcaller("__contains__", "event.action")
-
-
-def _nested(doc: dict[str, Any]) -> bool:
-    return ("task" in doc and "task.name" not in doc) or ("log" in doc and "log.level" not in doc)
-
-
-def _nested_event(doc: dict[str, Any]) -> bool:
-    return "event" in doc and "event.action" not in doc
-
 
 OTHER = "_other"
 NO_TASK = ""
@@ -105,23 +89,25 @@ class ShipperMetrics:
 
     def observe(self, docs: list[dict[str, Any]]) -> None:
         """Count shipped documents in the log-derived metrics and their parse-failure tags."""
-        counts: Tally[tuple[Any, Any]] = Tally(zip(map(_TASK, docs), map(_LEVEL, docs), strict=True))  # counted in C
-        for doc in filter(_nested, docs):  # rare: ECS fields as nested objects
-            key = (doc.get("task.name"), doc.get("log.level"))
-            counts[key] -= 1
-            counts[(field(doc, "task.name"), field(doc, "log.level"))] += 1
-        for doc in filter(_HAS_ACTION, docs):
-            self._run(doc.get("task.name"), doc["event.action"])
-        for doc in filter(_nested_event, docs):
-            self._run(field(doc, "task.name"), field(doc, "event.action"))
-        for tags in filter(None, map(_TAGS, docs)):
-            for tag in tags:
-                kind = TAG_KINDS.get(tag)
-                if kind is not None:
-                    self.parse_failures.labels(kind).inc()
+        counts: dict[tuple[Any, Any], int] = {}
+        for doc in docs:
+            task = doc.get("task.name")
+            if task is None and "task" in doc:  # ECS fields as nested objects
+                task = field(doc, "task.name")
+            level = doc.get("log.level")
+            if level is None and "log" in doc:
+                level = field(doc, "log.level")
+            key = (task, level)
+            counts[key] = counts.get(key, 0) + 1
+            if "event.action" in doc or "event" in doc:
+                self._run(task, field(doc, "event.action"))
+            tags = doc.get("tags")
+            if tags:
+                for tag in tags:
+                    kind = TAG_KINDS.get(tag)
+                    if kind is not None:
+                        self.parse_failures.labels(kind).inc()
         for (task, level), n in counts.items():
-            if n <= 0:
-                continue
             label = self.tasks.label(task)
             key = (label, str(level or "unknown"))
             child = self._log_children.get(key)

@@ -7,12 +7,18 @@ import logging
 import os
 import threading
 from collections import defaultdict
+from contextvars import ContextVar
 from typing import Any
+
+from scheduler.context import current_run
 
 CALLS: list[tuple[str, int, float]] = []  # (task, attempt, scheduled_at)
 FAILS_LEFT: dict[str, int] = defaultdict(int)
 GATE: dict[str, asyncio.Event] = {}
 THREADS: list[str] = []
+SEEN: list[tuple[str, Any, Any, str | None]] = []  # (where, current task, current run, PROBE) in ``introspect``
+PROBE: ContextVar[str | None] = ContextVar("sample_probe", default=None)
+HOOKS: dict[str, Any] = {}  # task name → a callable(ctx) ``call_hook`` calls before its first await
 
 
 def reset() -> None:
@@ -21,6 +27,8 @@ def reset() -> None:
     FAILS_LEFT.clear()
     GATE.clear()
     THREADS.clear()
+    SEEN.clear()
+    HOOKS.clear()
 
 
 async def record(ctx: Any) -> None:
@@ -66,3 +74,36 @@ def append_slot(ctx: Any) -> None:
         os.write(fd, line)
     finally:
         os.close(fd)
+
+
+async def introspect(ctx: Any) -> None:
+    """Note the current task, run and PROBE before and after a suspension; set PROBE in between."""
+    SEEN.append(("entry", asyncio.current_task(), current_run(), PROBE.get()))
+    PROBE.set(ctx.run_id)
+    await asyncio.sleep(0)
+    SEEN.append(("resumed", asyncio.current_task(), current_run(), PROBE.get()))
+
+
+async def times_out(ctx: Any) -> None:
+    """Wait longer than its own ``asyncio.timeout`` allows (TimeoutError)."""
+    CALLS.append((ctx.task, ctx.attempt, ctx.scheduled_at))
+    async with asyncio.timeout(0.01):
+        await asyncio.sleep(30)
+
+
+async def cancels_itself(ctx: Any) -> None:
+    """Cancel its own task before its first await."""
+    CALLS.append((ctx.task, ctx.attempt, ctx.scheduled_at))
+    task = asyncio.current_task()
+    assert task is not None
+    task.cancel()
+    await asyncio.sleep(0)
+
+
+async def call_hook(ctx: Any) -> None:
+    """Call HOOKS[task](ctx) (e.g. pause or remove the task), then yield once."""
+    CALLS.append((ctx.task, ctx.attempt, ctx.scheduled_at))
+    hook = HOOKS.get(ctx.task)
+    if hook is not None:
+        hook(ctx)
+    await asyncio.sleep(0)

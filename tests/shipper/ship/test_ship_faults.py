@@ -5,6 +5,7 @@ Each ends by counting the documents in the store: exactly the lines written, non
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import shutil
@@ -17,9 +18,11 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from shiphelpers import CRONWATCH, count, search, shipper_yaml
+from shiphelpers import CRONWATCH, count, eventually, make_pipeline, running, search, shipper_yaml
 
-from cronwatch.testing.services import Process, wait_until
+from cronwatch.retry import Backoff
+from cronwatch.testing.services import Process, free_port, wait_until
+from shipper.parse import ParseConfig, compile_parser
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -214,3 +217,87 @@ def test_mapping_conflict_goes_to_dead_letter_file(osmem: Process, tmp_path: Pat
     assert "dead-letter" in (tmp_path / "shipper.log").read_text()
     checkpoint = orjson.loads((tmp_path / "state" / "checkpoints.json").read_bytes())
     assert checkpoint["files"][0]["offset"] == (logs / "app.log").stat().st_size
+
+
+class Proxy:
+    """A TCP proxy in front of the store that can refuse connections (the store "down") and come back."""
+
+    def __init__(self, upstream_port: int, port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = port
+        self.server: asyncio.AbstractServer | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task[object]] = set()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        except OSError:
+            writer.close()
+            return
+        self.writers.update((writer, up_writer))
+        for coro in (self._pipe(reader, up_writer), self._pipe(up_reader, writer)):
+            task: asyncio.Task[object] = asyncio.ensure_future(coro)
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def up(self) -> None:
+        """Accept connections."""
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def down(self) -> None:
+        """Refuse new connections and cut the open ones."""
+        assert self.server is not None
+        self.server.close()
+        for w in self.writers:
+            w.transport.abort()
+        self.writers.clear()
+        await self.server.wait_closed()
+
+    async def close(self) -> None:
+        """Stop everything."""
+        if self.server is not None and self.server.is_serving():
+            await self.down()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def test_store_refusing_connections_mid_stream(osmem: Process, tmp_path: Path) -> None:
+    """Connections refused for 4 s mid-stream (and open ones cut): reading waits, then every line arrives once."""
+    proxy = Proxy(osmem.port, free_port())
+    await proxy.up()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    prefix = "refused" + uuid.uuid4().hex[:8]
+    url = f"http://127.0.0.1:{proxy.port}"
+    pipe = make_pipeline(url, tmp_path / "state", [str(logs / "*.log")], prefix=prefix,
+                         backoff=Backoff(initial=0.05, maximum=0.5), parser=compile_parser(ParseConfig()))
+    writer = Writer(logs, random.Random(3))
+    try:
+        async with running(pipe):
+            writer.write(300)
+            await eventually(lambda: count(osmem.url, f"{prefix}-*") == 300, 30)
+            await proxy.down()
+            for _ in range(8):
+                writer.write(200)
+                await asyncio.sleep(0.5)
+            assert count(osmem.url, f"{prefix}-*") < writer.n  # nothing got through meanwhile
+            await proxy.up()
+            await eventually(lambda: count(osmem.url, f"{prefix}-*") >= writer.n, 30)
+    finally:
+        writer.close()
+        await proxy.close()
+    assert count(osmem.url, f"{prefix}-*") == writer.n == 1900
+    assert _messages(osmem.url, prefix) == list(range(writer.n))
+    assert pipe.sink.down_since is None  # it noticed the store came back
