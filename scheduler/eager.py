@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Callable, Generator
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from scheduler.context import CURRENT_RUN, RunContext
@@ -86,32 +87,28 @@ class Started:
             self._exc = asyncio.CancelledError()
 
 
-def _first_step(fn: Callable[..., Any], args: tuple[Any, ...], ctx: RunContext, started: Started) -> None:
-    started.token = CURRENT_RUN.set(ctx)
-    try:
-        it = fn(*args).__await__()
-        started._yielded = it.send(None)
-        started._it = it
-    except StopIteration as stop:
-        started._result = stop.value
-    except BaseException as exc:  # delivered where the run awaits the call, like any exception of the call
-        started._exc = exc
-
-
-def start_in(armed: Armed, current: asyncio.Task[Any] | None, fn: Callable[..., Any],
-             args: tuple[Any, ...]) -> Started:
-    """Run ``fn(*args)`` up to its first suspension as if the armed run's task (in its context) ran it.
-
-    ``current`` is the task running the caller (the run loop), made current again afterwards."""
-    task, context = armed.task, armed.context
-    assert task is not None and context is not None
+def first_step(armed: Armed, current: asyncio.Task[Any] | None, fn: Callable[..., Any],
+               args: tuple[Any, ...]) -> Started:
+    """Run ``fn(*args)`` up to its first suspension as if the armed run's task ran it; call it in that
+    task's context (``armed.context.run(first_step, ...)``). ``current`` is the task running the
+    caller (the run loop), made current again afterwards."""
+    task = armed.task
+    assert task is not None
     loop = task.get_loop()
     started = Started()
     if current is not None:
         _leave_task(loop, current)
     _enter_task(loop, task)
     try:
-        context.run(_first_step, fn, args, armed.ctx, started)
+        started.token = CURRENT_RUN.set(armed.ctx)
+        coro = fn(*args)
+        it = coro if type(coro) is CoroutineType else coro.__await__()
+        started._yielded = it.send(None)
+        started._it = it
+    except StopIteration as stop:
+        started._result = stop.value
+    except BaseException as exc:  # delivered where the run awaits the call, like any exception of the call
+        started._exc = exc
     finally:
         _leave_task(loop, task)
         if current is not None:

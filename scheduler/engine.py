@@ -315,7 +315,7 @@ class Scheduler:
         loop = self._loop
         inline = local and eager.SUPPORTED and loop is not None
         current = asyncio.current_task(loop) if inline else None
-        time, started_record, start_in = self.clock.time, self.driver.queue_started, eager.start_in
+        time, started_record, first_step = self.clock.time, self.driver.queue_started, eager.first_step
         for slot, bucket in buckets:
             for name, gen in bucket:
                 entry = tasks.get(name)
@@ -336,12 +336,13 @@ class Scheduler:
                     entry.running[ctx.run_id] = task  # RunDriver.run removes it when it ends
                     if local:
                         entry.live[ctx.run_id] = ctx
-                    call = entry.call
-                    if inline and entry.fast and call is not None:
+                    call, context = entry.call, armed.context
+                    if inline and entry.fast and call is not None and context is not None:
                         # start the call right here, as its task; the task continues it after the burst
                         armed.start = start = time()
-                        started_record((ctx, ctx.span_id, entry.spec.schedule, start, 1, entry.attempts, _SCHEDULED))
-                        armed.started = start_in(armed, current, call.fn, (ctx,) if call.wants_ctx else ())
+                        started_record((ctx, ctx.span_id, entry.schedule, start, 1, entry.attempts, _SCHEDULED))
+                        armed.started = context.run(first_step, armed, current, call.fn,
+                                                    (ctx,) if call.wants_ctx else ())
                 else:
                     self._start(entry, slot, now, "schedule", ids)
                 entry.last_slot = slot

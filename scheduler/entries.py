@@ -58,11 +58,13 @@ class TaskEntry:
     live: dict[str, RunContext] = field(default_factory=dict)
     armed: Armed | None = None
     name: str = ""
+    schedule: str = ""
     attempts: int = 1
     fast: bool = False  # an ``async`` call without a time limit: its first attempt runs inline
 
     def __post_init__(self) -> None:
         self.name = self.spec.name
+        self.schedule = self.spec.schedule
         self.attempts = self.spec.retries.attempts
         self.fast = self.call is not None and self.call.is_async and self.spec.timeout is None
 

@@ -10,7 +10,6 @@ def shipper() -> None:
     """The shipper part of cronwatch."""
 
 
-
 from shipper.commands import backfill_cmd, check_cmd, run_cmd  # noqa: E402
 
 shipper.add_command(run_cmd)
