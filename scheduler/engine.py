@@ -52,10 +52,11 @@ class Scheduler:
         self.tasks: dict[str, TaskEntry] = {}
         self.executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="cronwatch-call")
         self.driver = RunDriver(self, max_line_bytes)
-        # due times: a heap of distinct slots, and per slot the (name, generation) of each task due then,
-        # in the order they were scheduled (thousands of tasks sharing a slot cost one heap operation)
+        # due times: a heap of distinct slots, and per slot each task due then with its generation when
+        # scheduled, in the order they were scheduled (thousands of tasks sharing a slot cost one heap
+        # operation). An entry whose generation moved on (paused, changed, removed) is skipped.
         self._heap: list[float] = []
-        self._due: dict[float, list[tuple[str, int]]] = {}
+        self._due: dict[float, list[tuple[TaskEntry, int]]] = {}
         self._unscheduled: set[str] = set()
         self._sleeper: asyncio.Future[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -105,6 +106,7 @@ class Scheduler:
         entry = compile_task(spec, old.source if source is None else source)
         entry.paused, entry.last_slot = old.paused, old.last_slot
         entry.running, entry.live, entry.gen, entry.m = old.running, old.live, old.gen, old.m
+        old.gen += 1  # what was scheduled for the old entry is stale
         self.tasks[spec.name] = entry
         if persist and self.state is not None:
             self.state.save_task(spec.name, spec.model_dump(mode="json"), self.clock.time())
@@ -258,12 +260,10 @@ class Scheduler:
         if not heap or heap[0] > horizon:
             return
         todo = []
-        tasks = self.tasks
         for slot in heap:
             if slot <= horizon:
-                for name, gen in self._due[slot]:
-                    entry = tasks.get(name)
-                    if entry is not None and entry.gen == gen and (entry.armed is None or entry.armed.slot != slot):
+                for entry, gen in self._due[slot]:
+                    if entry.gen == gen and (entry.armed is None or entry.armed.slot != slot):
                         todo.append((entry, slot))
         if not todo:
             return
@@ -306,20 +306,19 @@ class Scheduler:
         fired: list[tuple[TaskEntry, int, float, float | None]] = []
         if not heap or heap[0] > now:
             return fired
-        buckets: list[tuple[float, list[tuple[str, int]]]] = []
+        buckets: list[tuple[float, list[tuple[TaskEntry, int]]]] = []
         while heap and heap[0] <= now:
             slot = heapq.heappop(heap)
             buckets.append((slot, self._due.pop(slot)))
         ids = IdBatch(sum(len(b) for _, b in buckets), now)
-        tasks, local = self.tasks, isinstance(self.locks, LocalLocks)
+        local = isinstance(self.locks, LocalLocks)
         loop = self._loop
         inline = local and eager.SUPPORTED and loop is not None
         current = asyncio.current_task(loop) if inline else None
         time, started_record, first_step = self.clock.time, self.driver.queue_started, eager.first_step
         for slot, bucket in buckets:
-            for name, gen in bucket:
-                entry = tasks.get(name)
-                if entry is None or entry.gen != gen:
+            for entry, gen in bucket:
+                if entry.gen != gen:
                     continue
                 armed = entry.armed
                 after = armed.after if armed is not None and armed.slot == slot else entry.trigger.next_after(slot)
@@ -367,10 +366,10 @@ class Scheduler:
         if slot is not None:
             bucket = self._due.get(slot)
             if bucket is None:
-                self._due[slot] = [(entry.name, entry.gen)]
+                self._due[slot] = [(entry, entry.gen)]
                 heapq.heappush(self._heap, slot)
             else:
-                bucket.append((entry.name, entry.gen))
+                bucket.append((entry, entry.gen))
 
     def _fire_late(self, entry: TaskEntry, slot: float, now: float, ids: IdBatch) -> None:
         """A slot that is late or not the only one due: plan which run and which are missed."""
