@@ -9,8 +9,9 @@ coroutine up to its first suspension in that task's context, and hands the suspe
 started. For the task's code nothing differs: ``asyncio.current_task()`` is its run's task and its
 context variables are that task's.
 
-Uses ``asyncio.tasks._enter_task`` / ``_leave_task`` (what 3.12's eager tasks use); where they are
-missing, :data:`SUPPORTED` is false and runs are started by waking their task.
+Uses ``asyncio.tasks._enter_task`` / ``_leave_task``, the private helpers asyncio uses to mark the
+task it is stepping; where they are missing, :data:`SUPPORTED` is false and runs are started by
+waking their task.
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ The loop is the only place that reads the clock for scheduling; every decision (
 which are missed, what an overlap does) is a pure function in :mod:`scheduler.decisions`. Each
 run is an asyncio task driven by :mod:`scheduler.runs`. Sleeps are capped at 30 s, so a wall
 clock step (NTP, suspend) is noticed within 30 s and slots lost to it are logged as missed.
+
+A tick is split so that the last run of a burst starts as early as possible: :meth:`Scheduler._release`
+only starts the due runs (an ``async`` call of a run prepared ahead is started right there, see
+:mod:`scheduler.eager`); the state rows and next slots (:meth:`Scheduler._settle`), the job log
+records, metrics and history of the runs all come after every run of the burst has started.
 """
 
 from __future__ import annotations
@@ -251,10 +256,11 @@ class Scheduler:
             gc.collect(2 if self._gc_rounds % 50 == 0 else 1 if self._gc_rounds % 5 == 0 else 0)
 
     def _arm(self, now: float) -> None:
-        """Prepare the runs of slots due within ``ARM_AHEAD`` s (in idle time): context, ids and a task
-        parked on the slot's gate. At the slot the tick only says "go" and opens the gate, so a burst
-        of thousands of runs starts within a few milliseconds. A run that is not released (paused,
-        changed, skipped, late) wakes with its gate and ends without a trace."""
+        """Prepare the runs of slots due within ``ARM_AHEAD`` s (in idle time): ids, context and a task
+        parked on a gate of its own, in a copy of the context of its own. At the slot the tick says
+        "go", starts the call of an ``async`` task as that task, and opens the gates after the burst.
+        A run that is not released (paused, changed, skipped, late) wakes with its gate and ends
+        without a trace."""
         heap = self._heap
         horizon = now + ARM_AHEAD
         if not heap or heap[0] > horizon:
