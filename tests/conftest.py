@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,17 @@ from cronwatch.testing import services
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_implicit_event_loop() -> None:
+    """Mark the main thread as having no current event loop.
+
+    pytest-asyncio asks for the current loop around every async test; without a loop set, asyncio
+    would silently create one that nobody closes, and a later ``asyncio.run`` (our CLIs, run
+    in-process by CliRunner) orphans it: an "unclosed event loop" ResourceWarning in an unrelated test.
+    """
+    asyncio.set_event_loop(None)
 
 
 @pytest.fixture(scope="session")
