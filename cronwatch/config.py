@@ -17,9 +17,10 @@ import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -29,6 +30,19 @@ from cronwatch.errors import ConfigError
 
 Loc = tuple[str | int, ...]
 _ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+
+def check_time_zone(value: str) -> str:
+    """``value`` when it names an IANA time zone, else a ValueError saying so."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f'unknown time zone "{value}" (use an IANA name such as Asia/Shanghai)') from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(check_time_zone)]
+"""A config field holding an IANA time zone name (``Asia/Shanghai``), checked when loaded."""
 
 
 class Model(BaseModel):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta, tzinfo
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from cronwatch.config import Model, Settings, read_secret
+from cronwatch.config import Model, Settings, TimeZoneName, read_secret
 from cronwatch.durations import Duration
 from shipper.parse.config import ParseConfig
 
@@ -26,15 +26,6 @@ _PREFIX = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
 def _check_prefix(value: str | None) -> str | None:
     if value is not None and not _PREFIX.match(value):
         raise ValueError(f'invalid index prefix "{value}": lowercase letters, digits and - _ . + only')
-    return value
-
-
-def _check_zone(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f'unknown time zone "{value}" (use an IANA name such as Asia/Shanghai)') from None
     return value
 
 
@@ -116,7 +107,7 @@ class ShipperConfig(Settings):
 
     inputs: list[InputConfig] = Field(default_factory=list)
     sink: SinkConfig = Field(default_factory=SinkConfig)
-    tz: str | None = None  # zone of the daily index's day (UTC when unset)
+    tz: TimeZoneName | None = None  # zone of the daily index's day (UTC when unset)
     state_dir: str = "var/shipper"
     scan_interval: Duration = timedelta(seconds=1)
     rotate_wait: Duration = timedelta(seconds=5)
@@ -126,11 +117,6 @@ class ShipperConfig(Settings):
     shutdown_timeout: Duration = timedelta(seconds=10)
     listen: str | None = None
     max_task_labels: int = Field(default=500, ge=1)
-
-    @field_validator("tz")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        return _check_zone(value)
 
     @model_validator(mode="after")
     def _positive(self) -> ShipperConfig:

@@ -6,11 +6,10 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from cronwatch.config import Model
+from cronwatch.config import Model, TimeZoneName
 from cronwatch.durations import Duration
 
 Codec = Literal["auto", "json", "logfmt", "grok", "plain"]
@@ -54,7 +53,7 @@ class ParseConfig(Model):
     patterns: list[str] = Field(default_factory=list)
     pattern_files: list[Path] = Field(default_factory=list)
     pattern_definitions: dict[str, str] = Field(default_factory=dict)
-    timezone: str | None = None
+    timezone: TimeZoneName | None = None
     task_from_path: str | None = None
     multiline: MultilineConfig = Field(default_factory=MultilineConfig)
     max_line_bytes: int = Field(default=1_048_576, ge=64)
@@ -62,16 +61,6 @@ class ParseConfig(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     fields: dict[str, Any] = Field(default_factory=dict)
     host: str | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f'unknown time zone "{value}" (use an IANA name such as Asia/Shanghai)') from None
-        return value
 
     @field_validator("grok_timeout")
     @classmethod
