@@ -149,7 +149,7 @@ def test_kill9_while_writing_and_rotating_loses_and_duplicates_nothing(osmem: Pr
 
 @pytest.mark.slow
 def test_store_outage_mid_stream_is_retried_without_loss(osmem_fresh: Process, tmp_path: Path) -> None:
-    """The store frozen for 8 s mid-stream (requests time out): reading waits, then everything arrives once."""
+    """The store frozen for 30 s mid-stream (requests time out): reading waits, then everything arrives once."""
     url = osmem_fresh.url
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -163,8 +163,8 @@ def test_store_outage_mid_stream_is_retried_without_loss(osmem_fresh: Process, t
         wait_until(lambda: count(url, f"{prefix}-*") == 200, 30, "first documents", proc)
         os.kill(osmem_fresh.proc.pid, signal.SIGSTOP)
         try:
-            for _ in range(16):
-                writer.write(250)
+            for _ in range(60):  # 30 s of the job writing while the store answers nothing
+                writer.write(70)
                 time.sleep(0.5)
             assert proc.poll() is None  # still running, waiting for the store
         finally:
@@ -179,7 +179,7 @@ def test_store_outage_mid_stream_is_retried_without_loss(osmem_fresh: Process, t
             proc.kill()
             proc.wait()
     assert metrics_ok
-    assert count(url, f"{prefix}-*") == writer.n == 4200
+    assert count(url, f"{prefix}-*") == writer.n == 4400
     assert _messages(url, prefix) == list(range(writer.n))
     log = (tmp_path / "shipper.log").read_text()
     assert "store unavailable" in log and "store available again" in log
