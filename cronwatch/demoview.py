@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,8 @@ class Snapshot:
     runs: Counter[tuple[str, str]] = field(default_factory=Counter)  # (task, outcome) -> count
     indices: dict[str, int] = field(default_factory=dict)  # index -> docs
     alerts: list[dict[str, Any]] = field(default_factory=list)  # alerter's active alerts
-    outbox: list[str] = field(default_factory=list)  # newest notification files
-    outbox_count: int = 0
+    outbox: list[str] = field(default_factory=list)  # the newest notifications, one line each
+    outbox_count: int = 0  # notifications (the rendered DingTalk/WeCom/mail previews not counted)
     errors: list[str] = field(default_factory=list)
 
 
@@ -56,10 +57,22 @@ def collect(client: httpx.Client, urls: dict[str, str], index_prefix: str, outbo
     except (httpx.HTTPError, ValueError) as exc:
         snap.errors.append(f"alerter: {exc.__class__.__name__}")
     if outbox.is_dir():
-        files = sorted(p.name for p in outbox.iterdir() if p.is_file())
+        files = sorted(p for p in outbox.glob("*.json") if ".dry-run." not in p.name)
         snap.outbox_count = len(files)
-        snap.outbox = files[-5:]
+        snap.outbox = [describe_notification(p) for p in files[-5:]]
     return snap
+
+
+def describe_notification(path: Path) -> str:
+    """``firing CronwatchTaskFailed sync_orders (1 alert)`` for a webhook payload in the outbox."""
+    try:
+        doc = json.loads(path.read_text())
+        labels = doc.get("groupLabels", {})
+        n = len(doc.get("alerts", []))
+        return (f"{doc.get('status', '?')} {labels.get('alertname', '')} {labels.get('task', '')} "
+                f"({n} alert{'s' if n != 1 else ''})").replace("  ", " ")
+    except (OSError, ValueError, AttributeError):
+        return path.name
 
 
 def render(snap: Snapshot, urls: dict[str, str], elapsed: float, hint: str) -> Any:
