@@ -8,8 +8,8 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from cronwatch.demo import REPO, demo_rules, prometheus_config
-from cronwatch.durations import parse_duration
 from cronwatch.demoview import describe_notification, scrape_runs
+from cronwatch.durations import parse_duration
 
 
 def test_demo_rules_cap_for_and_fill_placeholders(tmp_path: Path) -> None:
