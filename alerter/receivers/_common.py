@@ -21,8 +21,8 @@ from jinja2 import Template
 from pydantic import field_validator, model_validator
 
 from alerter.model import BuildContext, Notification
-from alerter.templating import TemplateProblem, Templates, ViewOptions, default_templates, zone
-from cronwatch.config import Model
+from alerter.templating import TemplateProblem, Templates, ViewOptions, default_templates
+from cronwatch.config import Model, TimeZoneName
 from cronwatch.durations import Duration
 from cronwatch.errors import ConfigError
 
@@ -54,19 +54,13 @@ class MessageOptions(Model):
 
     send_resolved: bool = True
     locale: Literal["en", "zh"] = "en"
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     kibana_base_url: str = ""
     template: str | None = None
     template_file: str | None = None
     dry_run: bool = False
     dry_run_dir: str | None = None
     timeout: Duration = timedelta(seconds=10)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        zone(v)
-        return v
 
     @field_validator("template")
     @classmethod
