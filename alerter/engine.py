@@ -46,6 +46,7 @@ from cronwatch.retry import Backoff
 
 log = logging.getLogger("cronwatch.alerter")
 KEEP_RESOLVED = timedelta(minutes=15)
+SWEEP_EVERY = 15.0  # seconds between sweeps of resolved alerts and old notification-log entries
 
 
 def common(maps: list[dict[str, str]]) -> dict[str, str]:
@@ -53,6 +54,8 @@ def common(maps: list[dict[str, str]]) -> dict[str, str]:
     if not maps:
         return {}
     out = dict(maps[0])
+    if len(maps) == 1:
+        return out
     for m in maps[1:]:
         out = {k: v for k, v in out.items() if m.get(k) == v}
     return out
@@ -322,7 +325,21 @@ class Engine:
         sf = self.silence_file
         if sf is None:
             return
-        changed = sf.reload_if_changed()
+        self._silences_reloaded(sf, sf.reload_if_changed())
+
+    async def reload_silences_off_loop(self) -> None:
+        """Like :meth:`refresh_silences`, with the parse (about a second for 1,000 silences) on a
+        thread: the loop keeps ingesting and delivering meanwhile, at worst a GIL switch interval
+        late. A load in between (an API edit) wins; the next housekeeping tick looks again."""
+        sf = self.silence_file
+        if sf is None or not sf.changed():
+            return
+        base, stamp, text = sf.snapshot()
+        parsed = await asyncio.to_thread(sf.parse_snapshot, text)
+        if sf is self.silence_file:
+            self._silences_reloaded(sf, sf.install(base, stamp, parsed))
+
+    def _silences_reloaded(self, sf: SilenceFile, changed: bool | None) -> None:
         if changed is False and sf.last_error is not None:
             self.metrics.silences_ok.set(0)
             log.error("silences file is invalid; the last good silences stay in force",
@@ -331,13 +348,16 @@ class Engine:
             self.metrics.silences_ok.set(1)
             log.info("silences reloaded", extra={"alerter.silences": len(sf.index.silences)})
 
-    def housekeeping(self) -> None:
-        """Reload a changed silences file, forget old resolved alerts, update gauges."""
+    def housekeeping(self, *, sweep: bool = True, reload: bool = True) -> None:
+        """Reload a changed silences file (``reload``), update gauges; ``sweep``: forget old resolved
+        alerts and log entries."""
         now = self.clock.now()
-        self.refresh_silences()
-        for gone in self.store.gc(now, KEEP_RESOLVED):
-            self.inhibitor.forget(gone.fingerprint, gone.labels)
-        self.nflog.gc(now)
+        if reload:
+            self.refresh_silences()
+        if sweep:
+            for gone in self.store.gc(now, KEEP_RESOLVED):
+                self.inhibitor.forget(gone.fingerprint, gone.labels)
+            self.nflog.gc(now)
         counts = {"active": 0, "pending": 0, "expired": 0}
         for s in self.silences.silences:
             counts[s.state(now)] += 1
@@ -347,22 +367,37 @@ class Engine:
 
     async def _loop(self) -> None:
         assert self._wake is not None
-        last_house = -1e9
+        last_house = last_sweep = -1e9
+        reloading: asyncio.Task[None] | None = None
         while True:
             self.start_due()
             mono = self.clock.monotonic()
             if mono - last_house >= 1.0:
+                # the sweeps walk every alert and log entry: every SWEEP_EVERY is plenty for
+                # retentions of minutes to days, and keeps a busy loop's turns short
+                sweep = mono - last_sweep >= SWEEP_EVERY
+                if reloading is None or reloading.done():
+                    reloading = asyncio.create_task(self.reload_silences_off_loop())
+                    self._tasks.add(reloading)
+                    reloading.add_done_callback(self._reload_done)
                 try:
-                    self.housekeeping()
+                    self.housekeeping(sweep=sweep, reload=False)
                 except Exception:
                     log.exception("housekeeping failed")
                 last_house = mono
+                if sweep:
+                    last_sweep = mono
             wait = 1.0
             if self._heap:
                 wait = min(wait, max(0.0, self._heap[0][0] - self.clock.time()))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    def _reload_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("reloading the silences file failed", exc_info=task.exception())
 
     async def start(self) -> None:
         """Start the dispatch loop."""

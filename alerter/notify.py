@@ -85,6 +85,20 @@ class Deliverer:
         self.backoff = backoff
         # a storm of groups must not open thousands of requests at once (and starve the ingest path)
         self.limit = asyncio.Semaphore(concurrency)
+        self._children: dict[tuple[str, ...], Any] = {}  # labelled metric children (a lookup each is costly)
+
+    def _latency(self, kind: str) -> Any:
+        child = self._children.get((kind,))
+        if child is None:
+            child = self._children[(kind,)] = self.metrics.latency.labels(kind)
+        return child
+
+    def _counter(self, receiver: str, kind: str, outcome: str) -> Any:
+        key = (receiver, kind, outcome)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.metrics.notifications.labels(receiver, kind, outcome)
+        return child
 
     async def _attempt(self, slot: Slot, n: Notification) -> Result:
         await self.limit.acquire()
@@ -97,8 +111,8 @@ class Deliverer:
             result = Result(Outcome.RETRY, f"receiver error: {type(exc).__name__}")
         finally:
             self.limit.release()
-        self.metrics.latency.labels(slot.kind).observe(self.clock.monotonic() - start)
-        self.metrics.notifications.labels(slot.receiver, slot.kind, result.outcome.value).inc()
+        self._latency(slot.kind).observe(self.clock.monotonic() - start)
+        self._counter(slot.receiver, slot.kind, result.outcome.value).inc()
         st = slot.status
         st.attempts += 1
         st.last_outcome, st.last_detail, st.last_attempt = result.outcome.value, result.detail, self.clock.now()

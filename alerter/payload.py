@@ -13,11 +13,20 @@ from alerter.model import Alert, Notification
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
+_FORMATTED: dict[datetime, str] = {}  # alerts of one burst share their start times
+
+
 def rfc3339(ts: datetime | None) -> str:
     """RFC 3339 with milliseconds in UTC; None is Go's zero time."""
     if ts is None:
         return ZERO_TIME
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    text = _FORMATTED.get(ts)
+    if text is None:
+        text = ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        if len(_FORMATTED) >= 4096:
+            _FORMATTED.clear()
+        _FORMATTED[ts] = text
+    return text
 
 
 def alert_payload(alert: Alert, now: datetime) -> dict[str, Any]:

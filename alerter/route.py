@@ -134,6 +134,8 @@ class Destination:
 
 
 def _quote(v: str) -> str:
+    if "\\" not in v and '"' not in v and "\n" not in v:
+        return f'"{v}"'
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 

@@ -77,6 +77,39 @@ class SilenceFile:
             return False
         return True
 
+    # --- reloading off the event loop: snapshot on the loop, parse on a thread, install on the loop
+
+    def changed(self) -> bool:
+        """Whether the file differs from what was last loaded (a stat, no read)."""
+        return self._current_stamp() != self._stamp
+
+    def snapshot(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None, str]:
+        """``(stamp loaded now, stamp of the file, its text)`` for :meth:`parse_snapshot` / :meth:`install`."""
+        stamp = self._current_stamp()
+        text = self.path.read_text(encoding="utf-8") if stamp is not None else ""
+        return self._stamp, stamp, text
+
+    def parse_snapshot(self, text: str) -> SilenceIndex | ConfigError:
+        """The index for ``text``, or the ConfigError naming file:line (pure: safe on a thread)."""
+        try:
+            return SilenceIndex(parse_silences(text, str(self.path)))
+        except ConfigError as exc:
+            return exc
+
+    def install(self, base: tuple[int, int] | None, stamp: tuple[int, int] | None,
+                parsed: SilenceIndex | ConfigError) -> bool | None:
+        """Apply a parsed snapshot taken when ``base`` was loaded: True reloaded, False invalid (old
+        silences kept), None superseded (something loaded meanwhile — an API edit; nothing changes)."""
+        if self._stamp != base:
+            return None
+        self._stamp = stamp
+        if isinstance(parsed, ConfigError):
+            self.last_error = parsed
+            return False
+        self.index = parsed
+        self.last_error = None
+        return True
+
     # --- round-trip edits -----------------------------------------------------------------
 
     def _yaml(self) -> YAML:

@@ -8,7 +8,11 @@ and 1,000 silences (a few of which match), then the same 10,000 distinct alerts 
 - ingest → delivery latency: from just before an alert's batch was posted to its arrival at the
   webhook sink (a separate process; CLOCK_MONOTONIC is system-wide), p50 and p99 — in the storm
   above (10,000 groups at once: both queue) and in a paced run (default 2,000 more alerts at
-  500 alerts/s in batches of 25), which shows the latency when the alerter keeps up.
+  500 alerts/s in batches of 25), which shows the latency when the alerter keeps up;
+- delivered/s: storm alerts at the sink / (last arrival − first POST) — the delivery throughput;
+- the sink's ceiling: POSTs/s it takes from a lean raw HTTP/1.1 client (keep-alive, one request in
+  flight per connection). A storm's p99 can only stay low when delivery keeps up with ingest, and
+  delivery can never beat this ceiling.
 
 Targets (issue 6): accepted rate ≥ Alertmanager's; p99 ≤ 50 ms. Both processes run on the same
 2 shared cores as the sender and the sink, so numbers are noisy: compare the ratios.
@@ -166,6 +170,34 @@ async def drain(url: str, expected: int, limit: float) -> None:
             await asyncio.sleep(0.1)
 
 
+async def ceiling(port: int, n: int, connections: int) -> float:
+    """POSTs/s the sink takes from a lean client: raw HTTP/1.1 keep-alive, ``connections`` in parallel,
+    one request in flight per connection, a one-alert v4 body each (what the alerters send)."""
+
+    def request(i: int) -> bytes:
+        body = json.dumps({"version": "4", "groupKey": f"{{}}:{{i=\"{i}\"}}", "truncatedAlerts": 0,
+                           "status": "firing", "receiver": "sink", "groupLabels": {"i": str(i)},
+                           "commonLabels": {"i": str(i)}, "commonAnnotations": {}, "externalURL": "",
+                           "alerts": [{"status": "firing", "labels": {"i": str(i)}, "annotations": {},
+                                       "startsAt": "2026-11-23T02:00:00.000Z", "endsAt": "0001-01-01T00:00:00Z",
+                                       "generatorURL": "", "fingerprint": "0"}]}).encode()
+        return (b"POST /ceiling HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    async def worker(ids: range) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for i in ids:
+            writer.write(request(i))
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+        writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(range(k, n, connections)) for k in range(connections)))
+    return n / (time.perf_counter() - t0)
+
+
 def pct(values: list[float], q: float) -> float:
     """The q-quantile (0..1) of ``values``."""
     s = sorted(values)
@@ -190,6 +222,7 @@ def run(args: argparse.Namespace) -> None:
                               stdout=log, stderr=subprocess.STDOUT, cwd=ours_dir)
     us_url = f"http://127.0.0.1:{port}"
     results: dict[str, dict[str, Any]] = {}
+    ceilings: list[float] = []
     try:
         wait_until(lambda: httpx.get(us_url + "/-/ready").is_success, 30, "cronwatch alerter", us)
         print("loading silences ...", file=sys.stderr)
@@ -207,6 +240,9 @@ def run(args: argparse.Namespace) -> None:
         for who, url in (("am", am.url), ("us", us_url)):
             print(f"posting {len(items)} alerts to {who} ...", file=sys.stderr)
             results[who] = asyncio.run(measure(url, items, args, f"http://127.0.0.1:{sink_port}/{who}", expected))
+        if args.ceiling:
+            print("measuring the sink's ceiling ...", file=sys.stderr)
+            ceilings = [asyncio.run(ceiling(sink_port, args.ceiling, c)) for c in (8, 64)]
     finally:
         sink.send_signal(signal.SIGTERM)
         sink.wait(30)
@@ -223,7 +259,8 @@ def run(args: argparse.Namespace) -> None:
     silenced = silenced_indices(args.alerts)
     print(f"alerts={args.alerts} batch={args.batch} silences={args.silences}"
           + (f" (work dir {work})" if args.keep else ""))
-    print(f"{'':12}{'accepted/s':>12}{'median batch/s':>16}{'delivered':>11}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'':12}{'accepted/s':>12}{'median batch/s':>16}{'delivered':>11}{'delivered/s':>13}"
+          f"{'p50 ms':>9}{'p99 ms':>9}")
     summary = {}
     for who, name in (("am", "alertmanager"), ("us", "cronwatch")):
         r = results[who]
@@ -231,7 +268,9 @@ def run(args: argparse.Namespace) -> None:
         lat = [(arrived[i] - r["sent"][i]) * 1000 for i in arrived if i in r["sent"]]
         rate = args.alerts / r["wall"]
         summary[who] = (rate, pct(lat, 0.99))
-        print(f"{name:12}{rate:12.0f}{statistics.median(r['rates']):16.0f}{len(lat):11d}"
+        times = [arrived[i] for i in arrived if i in r["sent"]]
+        delivered_rate = len(times) / (max(times) - min(r["sent"].values())) if times else float("nan")
+        print(f"{name:12}{rate:12.0f}{statistics.median(r['rates']):16.0f}{len(lat):11d}{delivered_rate:13.0f}"
               f"{pct(lat, 0.5):9.1f}{pct(lat, 0.99):9.1f}")
         wrong = silenced & set(arrived)
         if wrong:
@@ -244,6 +283,9 @@ def run(args: argparse.Namespace) -> None:
         lat = [(arrived[i] - r["paced_sent"][i]) * 1000 for i in arrived if i in r["paced_sent"]]
         summary[who + "_paced"] = (0.0, pct(lat, 0.99))
         print(f"{name:12}{len(lat):11d}{pct(lat, 0.5):9.1f}{pct(lat, 0.99):9.1f}")
+    if ceilings:
+        print(f"sink ceiling (lean raw HTTP/1.1 client, {args.ceiling} POSTs): {ceilings[0]:.0f}/s over 8 "
+              f"connections, {ceilings[1]:.0f}/s over 64")
     print(f"ratio cronwatch/alertmanager: accepted {summary['us'][0] / summary['am'][0]:.2f}x, "
           f"p99 {summary['us'][1] / summary['am'][1]:.2f}x (storm), "
           f"{summary['us_paced'][1] / summary['am_paced'][1]:.2f}x (paced)  (targets: accepted ≥ 1.0x, p99 ≤ 50 ms)")
@@ -259,6 +301,8 @@ def main() -> None:
     p.add_argument("--paced-batch", type=int, default=25, help="batch size of the paced latency run")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     p.add_argument("--drain", type=float, default=60.0, help="at most this long to wait for deliveries")
+    p.add_argument("--ceiling", type=int, default=5000,
+                   help="POSTs for measuring the sink's own ceiling with a lean client afterwards (0: skip)")
     args = p.parse_args()
     os.environ.setdefault("CRONWATCH_LOG_LEVEL", "error")
     run(args)

@@ -2,7 +2,9 @@
 
 2xx is sent; 429 and 5xx and network errors are retried later (``Retry-After`` honoured); any
 other status is a permanent failure. Details name the host only, never the URL (it may hold a token).
-Requests go through the engine's shared aiohttp session (``ctx.extra["sessions"]``); TLS is verified.
+Requests go through the engine's shared clients (``ctx.extra["sessions"]``): plain ``http://`` URLs
+without a proxy use the lean keep-alive pool of :mod:`alerter.http1` (a redirect answer is re-sent
+through aiohttp, which follows it); everything else uses the aiohttp session. TLS is verified.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import aiohttp
 import orjson
 from pydantic import Field, SecretStr, model_validator
 
+from alerter.http1 import ResponseError, http_target
 from alerter.httpconfig import HttpConfig
 from alerter.model import BuildContext, Notification, Outcome, Result
 from alerter.payload import webhook_payload
@@ -107,6 +110,8 @@ class WebhookIntegration:
         self._ssl = ssl_context
         self._proxy = proxy
         self._redirects = follow_redirects
+        self._fast = http_target(url, self._headers) if proxy is None else None
+        self._timeout_s = timeout
 
     def __repr__(self) -> str:
         return f"WebhookIntegration(host={self._host!r})"
@@ -114,6 +119,18 @@ class WebhookIntegration:
     async def notify(self, notification: Notification) -> Result:
         """POST the v4 payload once."""
         body = orjson.dumps(webhook_payload(notification, self._max_alerts))
+        if self._fast is not None:
+            try:
+                answer = await self._sessions.http1().post(self._fast, body, self._timeout_s)
+            except TimeoutError:
+                return Result(Outcome.RETRY, f"timeout talking to {self._host}")
+            except ResponseError as exc:
+                return Result(Outcome.RETRY, f"bad answer from {self._host}: {exc}")
+            except OSError as exc:
+                return Result(Outcome.RETRY, f"{type(exc).__name__} talking to {self._host}")
+            if not (self._redirects and 300 <= answer.status < 400 and "location" in answer.headers):
+                return classify_http(answer.status, {"Retry-After": answer.headers.get("retry-after", "")},
+                                     self._host)
         try:
             async with self._sessions.get().post(self._url, data=body, headers=self._headers,
                                                  timeout=self._timeout, ssl=self._ssl, proxy=self._proxy,

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alerter.errors import SilenceNotFound
 from alerter.silencefile import SilenceFile, parse_silences
@@ -157,3 +159,96 @@ def test_edit_refused_while_file_is_invalid(tmp_path: Path) -> None:
     with pytest.raises(SilenceError):
         sf.expire("db-maintenance", NOW)
     assert path.read_text() == broken
+
+
+_NAMES = ("task", "env", "severity")
+_VALUES = ("", "a", "b", "ab")
+
+
+@st.composite
+def _silence_matchers(draw: st.DrawFn) -> list[str]:
+    out = []
+    for _ in range(draw(st.integers(1, 3))):
+        name = draw(st.sampled_from(_NAMES))
+        op = draw(st.sampled_from(["=", "!=", "=~", "!~"]))
+        value = draw(st.sampled_from((*_VALUES, "a|b", ".*", ".+", "a.*")) if "~" in op else st.sampled_from(_VALUES))
+        out.append(f'{name}{op}"{value}"')
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(matcher_sets=st.lists(_silence_matchers(), min_size=1, max_size=12),
+       labels=st.lists(st.dictionaries(st.sampled_from(_NAMES), st.sampled_from(_VALUES)), min_size=1, max_size=8),
+       expired=st.sets(st.integers(0, 11)))
+def test_index_agrees_with_linear_scan_property(matcher_sets: list[list[str]], labels: list[dict[str, str]],
+                                                expired: set[int]) -> None:
+    """For any silences (equality, negative, regex, empty-value matchers; some expired) and any label sets
+    (absent labels included), the index mutes exactly what checking every silence mutes."""
+    silences = []
+    for i, ms in enumerate(matcher_sets):
+        ends = NOW - timedelta(minutes=1) if i in expired else NOW + timedelta(hours=1)
+        try:
+            silences.append(_one(matchers=ms, starts_at=NOW - timedelta(hours=2), ends_at=ends, comment=str(i)))
+        except ValueError:
+            continue  # matches the empty label set: refused, as Alertmanager refuses it
+    index = SilenceIndex(silences)
+    for ls in labels:
+        assert sorted(index.muted_by(ls, NOW)) == sorted(s.uid for s in silences if s.mutes(ls, NOW))
+
+
+def _many(n: int, tag: str) -> str:
+    lines = ["silences:"]
+    for i in range(n):
+        lines += [f"  - matchers: ['task=\"{tag}-{i}\"', 'severity=~\"warning|critical\"']",
+                  "    ends_at: 2099-01-01T00:00:00Z", f"    comment: silence {i}"]
+    return "\n".join(lines) + "\n"
+
+
+async def test_reload_off_the_loop_keeps_the_loop_responsive(tmp_path: Path) -> None:
+    """A changed file is parsed on a thread: the loop keeps ticking meanwhile (the parse holds the loop
+    only for GIL switch intervals), then the new silences are in force."""
+    import asyncio
+    import time
+
+    from engine_helpers import engine
+
+    path = tmp_path / "silences.yml"
+    path.write_text(_many(1, "old"))
+    e, _ = engine("route: {receiver: r}\nreceivers: [{name: r}]\nsilences_file: silences.yml\n", tmp_path)
+    path.write_text(_many(600, "new"))
+    lags: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lags.append(time.perf_counter() - t - 0.005)
+
+    tick = asyncio.create_task(ticker())
+    t0 = time.perf_counter()
+    await e.reload_silences_off_loop()
+    took = time.perf_counter() - t0
+    tick.cancel()
+    assert len(e.silences.silences) == 600 and e.silences.muted_by({"task": "new-7", "severity": "warning"}, NOW)
+    assert lags and max(lags) < took / 2, (max(lags), took)
+    await e.stop()
+
+
+def test_reload_snapshot_superseded_by_a_load_in_between(tmp_path: Path) -> None:
+    """A parse that finishes after an API edit reloaded the file changes nothing; an invalid snapshot keeps
+    the last good silences and reports the error."""
+    path = tmp_path / "silences.yml"
+    path.write_text(_many(1, "a"))
+    sf = SilenceFile(path)
+    sf.load()
+    path.write_text(_many(2, "b"))
+    base, stamp, text = sf.snapshot()
+    parsed = sf.parse_snapshot(text)
+    path.write_text(_many(3, "c"))
+    sf.load()  # what an API edit does meanwhile
+    assert sf.install(base, stamp, parsed) is None and len(sf.index.silences) == 3
+    path.write_text("silences:\n  - matchers: ['task=\"x\"']\n")  # no ends_at
+    base, stamp, text = sf.snapshot()
+    assert sf.install(base, stamp, sf.parse_snapshot(text)) is False
+    assert sf.last_error is not None and "silences.yml:2" in sf.last_error.problems[0]
+    assert len(sf.index.silences) == 3 and not sf.changed()
