@@ -2,9 +2,9 @@
 
 A storm of groups means one POST per group. A general-purpose client spends most of the alerter's
 CPU per notification on machinery a webhook POST does not use (URL objects, cookie jars, tracing,
-per-request timers, response objects); this one writes a prebuilt request head and parses just
-enough of the answer: status, headers, and a body framed by ``Content-Length``, chunked encoding or
-the end of the connection. It sends one request at a time per connection (RFC 7230 §6.3.2: no
+per-request timers, response objects); this one writes a prebuilt request head and lets httptools
+(llhttp) parse the answer: status, headers, and a body framed by ``Content-Length``, chunked
+encoding or the end of the connection. It sends one request at a time per connection (RFC 7230 §6.3.2: no
 pipelining of non-idempotent requests), reuses idle connections (most recent first, idle ones
 dropped after ``idle_timeout`` — below the 5 s keep-alive of Node.js servers, the shortest common
 default — or when the server closes them) and opens at most ``limit`` connections per host;
@@ -22,6 +22,8 @@ import collections
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+import httptools
 
 MAX_HEAD = 64 * 1024  # bytes of status line + headers we accept
 MAX_BODY = 4 * 1024 * 1024  # a webhook answer larger than this is not read (the connection is dropped)
@@ -79,25 +81,61 @@ def http_target(url: str, headers: dict[str, str], user_agent: str = "cronwatch-
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection; at most one request in flight."""
+    """One keep-alive connection; at most one request in flight. Answers are parsed by httptools
+    (llhttp, the parser of Node.js): status line, headers, Content-Length and chunked framing."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = time.monotonic()
         self._waiter: asyncio.Future[Response] | None = None
-        self._buf = bytearray()
         self._reset()
 
     def _reset(self) -> None:
-        self._buf.clear()
-        self._resp: Response | None = None
-        self._keep_alive = True
-        self._length: int | None = None  # Content-Length of the body being read
-        self._chunked = False
-        self._until_close = False
-        self._pos = 0  # parse position in _buf after the head (chunked bodies)
-        self._chunks = bytearray()
+        self._parser = httptools.HttpResponseParser(self)
+        self._headers: dict[str, str] = {}
+        self._head_bytes = 0
+        self._body = bytearray()
+        self._complete: Response | None = None  # the final answer, once its last byte arrived
+        self._headers_done = False
+        self._until_close = False  # no Content-Length, not chunked: the body ends with the connection
+        self._out_of_step = False  # bytes after the answer: never reuse the connection
+        self._keep_alive = False
+
+    # --- httptools callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self._complete is not None:
+            self._out_of_step = True
+        self._headers = {}
+        self._head_bytes = 0
+        self._body.clear()
+        self._headers_done = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > MAX_HEAD:
+            raise ResponseError("response head too large")
+        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1").strip()
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+        status = self._parser.get_status_code()
+        self._until_close = not (100 <= status < 200 or status in (204, 304)) and \
+            "content-length" not in self._headers and "transfer-encoding" not in self._headers
+
+    def on_body(self, body: bytes) -> None:
+        if len(self._body) + len(body) > MAX_BODY:
+            raise ResponseError("response body too large")
+        self._body += body
+
+    def on_message_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:
+            return  # an interim answer (100 Continue): the real one follows
+        if self._complete is None:
+            self._complete = Response(status, self._headers, bytes(self._body))
+            self._keep_alive = self._parser.should_keep_alive()
 
     # --- asyncio.Protocol ------------------------------------------------------------------
 
@@ -109,16 +147,18 @@ class _Connection(asyncio.Protocol):
         if self._waiter is None or self._waiter.done():
             self.close()  # bytes nobody asked for: the connection is out of step
             return
-        self._buf += data
         try:
-            done = self._parse()
-        except ResponseError as exc:
-            self._fail(exc)
+            self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            self._fail(cause if isinstance(cause, ResponseError) else ResponseError(f"invalid HTTP answer: {exc}"))
             return
-        if done:
-            resp, self._resp = self._resp, None
-            assert resp is not None
-            if not self._keep_alive:
+        except httptools.HttpParserError as exc:
+            self._fail(ResponseError(f"invalid HTTP answer: {exc}"))
+            return
+        resp = self._complete
+        if resp is not None:
+            if self._out_of_step or not self._keep_alive:
                 self.close()
             waiter, self._waiter = self._waiter, None
             waiter.set_result(resp)
@@ -126,9 +166,8 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self._waiter is not None and not self._waiter.done():
-            if self._resp is not None and self._until_close:
-                self._resp.body = bytes(self._buf)
-                self._waiter.set_result(self._resp)
+            if self._headers_done and self._until_close:
+                self._waiter.set_result(Response(self._parser.get_status_code(), self._headers, bytes(self._body)))
             else:
                 self._waiter.set_exception(ResponseError("connection closed before the whole answer arrived"))
         self._waiter = None
@@ -153,103 +192,6 @@ class _Connection(asyncio.Protocol):
         self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
         return await self._waiter
-
-    # --- parsing -----------------------------------------------------------------------------
-
-    def _parse(self) -> bool:
-        """Parse what arrived; True when the whole answer is in."""
-        buf = self._buf
-        while self._resp is None:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buf) > MAX_HEAD:
-                    raise ResponseError("response head too large")
-                return False
-            resp = self._head(bytes(buf[:end]))
-            del buf[:end + 4]
-            if 100 <= resp.status < 200:
-                continue  # an interim answer (100 Continue): the real one follows
-            self._resp = resp
-        resp = self._resp
-        if self._until_close:
-            if len(buf) > MAX_BODY:
-                raise ResponseError("response body too large")
-            return False
-        if self._chunked:
-            return self._parse_chunks()
-        assert self._length is not None
-        if len(buf) < self._length:
-            return False
-        if len(buf) > self._length:
-            raise ResponseError("more bytes than Content-Length")
-        resp.body = bytes(buf)
-        return True
-
-    def _head(self, head: bytes) -> Response:
-        lines = head.decode("latin-1").split("\r\n")
-        status_line = lines[0].split(" ", 2)
-        if len(status_line) < 2 or not status_line[0].startswith("HTTP/1.") or not status_line[1].isdigit():
-            raise ResponseError("not an HTTP/1.x answer")
-        status = int(status_line[1])
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep:
-                raise ResponseError("malformed header line")
-            headers[name.strip().lower()] = value.strip()
-        resp = Response(status, headers)
-        if 100 <= status < 200:
-            return resp
-        conn = headers.get("connection", "").lower()
-        self._keep_alive = status_line[0] == "HTTP/1.1" and "close" not in conn
-        te = headers.get("transfer-encoding", "").lower()
-        if status in (204, 304):
-            self._length = 0
-        elif te:
-            if te.rsplit(",", 1)[-1].strip() != "chunked":
-                self._until_close, self._keep_alive = True, False
-            else:
-                self._chunked = True
-        elif "content-length" in headers:
-            cl = headers["content-length"]
-            if not cl.isdigit():
-                raise ResponseError("invalid Content-Length")
-            self._length = int(cl)
-            if self._length > MAX_BODY:
-                raise ResponseError("response body too large")
-        else:
-            self._until_close, self._keep_alive = True, False
-        return resp
-
-    def _parse_chunks(self) -> bool:
-        buf = self._buf
-        while True:
-            eol = buf.find(b"\r\n", self._pos)
-            if eol < 0:
-                if len(buf) - self._pos > 1024:
-                    raise ResponseError("malformed chunk size line")
-                return False
-            size_text = bytes(buf[self._pos:eol]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise ResponseError("malformed chunk size") from None
-            if size == 0:
-                # trailers (usually none) end with an empty line
-                rest = buf.find(b"\r\n\r\n", eol) if buf[eol + 2:eol + 4] != b"\r\n" else eol
-                if rest < 0:
-                    return False
-                if len(buf) > rest + 4:
-                    raise ResponseError("bytes after the last chunk")
-                assert self._resp is not None
-                self._resp.body = bytes(self._chunks)
-                return True
-            if len(self._chunks) + size > MAX_BODY:
-                raise ResponseError("response body too large")
-            if len(buf) < eol + 2 + size + 2:
-                return False
-            self._chunks += buf[eol + 2:eol + 2 + size]
-            self._pos = eol + 2 + size + 2
 
 
 class Http1Pool:

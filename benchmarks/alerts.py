@@ -43,28 +43,46 @@ from cronwatch.testing.services import free_port, start_alertmanager, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 SINK = r"""
-import json, signal, sys, time, asyncio
-from aiohttp import web
+# The webhook sink: a lean HTTP/1.1 server (asyncio + httptools, keep-alive) so that the measuring
+# instrument is not the bottleneck. POST /{who}: records the arrival time of each alert (label "i");
+# GET /{who}: how many distinct alerts arrived for that sender.
+import asyncio, json, signal, sys, time
+import httptools
 got = {}
-async def hook(request):
-    t = time.clock_gettime(time.CLOCK_MONOTONIC)
-    body = await request.json()
-    who = request.match_info["who"]
-    for a in body["alerts"]:
-        got.setdefault(who, {}).setdefault(a["labels"]["i"], t)
-    return web.Response(text="ok")
-async def count(request):
-    return web.json_response(len(got.get(request.match_info["who"], {})))
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+class Conn(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.t = transport
+        self.p = httptools.HttpRequestParser(self)
+    def on_message_begin(self):
+        self.url, self.body = b"", []
+    def on_url(self, url):
+        self.url += url
+    def on_body(self, body):
+        self.body.append(body)
+    def on_message_complete(self):
+        t = time.clock_gettime(time.CLOCK_MONOTONIC)
+        who = self.url.decode().strip("/")
+        if self.p.get_method() == b"POST":
+            for a in json.loads(b"".join(self.body))["alerts"]:
+                got.setdefault(who, {}).setdefault(a["labels"]["i"], t)
+            self.t.write(OK)
+        else:
+            body = str(len(got.get(who, {}))).encode()
+            self.t.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                         % (len(body), body))
+    def data_received(self, data):
+        try:
+            self.p.feed_data(data)
+        except httptools.HttpParserError:
+            self.t.close()
 async def main():
-    app = web.Application()
-    app.router.add_post("/{who}", hook)
-    app.router.add_get("/{who}", count)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", int(sys.argv[1])).start()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Conn, "127.0.0.1", int(sys.argv[1]), backlog=1024)
     stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
+    server.close()
     with open(sys.argv[2], "w") as f:
         json.dump(got, f)
 asyncio.run(main())

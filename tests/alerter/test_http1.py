@@ -143,6 +143,26 @@ async def test_bad_answers_are_errors_and_not_reused(scripted: Scripted) -> None
     pool.close()
 
 
+async def test_oversized_answers_are_refused(scripted: Scripted, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A head or a body above the limits is a ResponseError naming the limit, and the connection is dropped."""
+    import alerter.http1 as http1
+
+    monkeypatch.setattr(http1, "MAX_BODY", 8)
+    monkeypatch.setattr(http1, "MAX_HEAD", 64)
+    scripted.answers = [b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n123456789",
+                        b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 100 + b"\r\nContent-Length: 0\r\n\r\n",
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n12345678"]
+    pool = Http1Pool()
+    t = _target(scripted.url())
+    with pytest.raises(ResponseError, match="body too large"):
+        await pool.post(t, b"{}", 5)
+    with pytest.raises(ResponseError, match="head too large"):
+        await pool.post(t, b"{}", 5)
+    assert (await pool.post(t, b"{}", 5)).body == b"12345678"
+    assert scripted.connections == 3
+    pool.close()
+
+
 async def test_timeout_and_idle_close(scripted: Scripted) -> None:
     """A slow answer times out (the connection is dropped); a connection the server closed is not reused."""
 
