@@ -8,6 +8,7 @@ line: once the store has acknowledged every event up to it, the checkpoint may m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,6 +38,10 @@ class Decoder(Protocol):
 
     def feed(self, line: RawLine) -> list[Event]:
         """Take one line; return the events it completed (often the previous record)."""
+
+    def feed_many(self, lines: Sequence[RawLine]) -> list[Event]:
+        """Take consecutive lines of the file; the same events as ``feed`` called on each in turn
+        (``[e for line in lines for e in decoder.feed(line)]``), in order, with less overhead."""
 
     def flush(self, now: float | None = None) -> list[Event]:
         """Complete the pending record: when ``now`` is None (end of input) always, otherwise only

@@ -7,6 +7,7 @@ keeps the original under ``extra`` so nothing is lost).
 from __future__ import annotations
 
 import re
+from binascii import unhexlify
 from typing import Any
 
 from cronwatch.durations import parse_duration_ns
@@ -121,11 +122,13 @@ def duration_ns(value: Any, unit_ns: float) -> int | None:
         return round(value * unit_ns)
     if isinstance(value, str):
         s = value.strip()
-        if _NUMBER.fullmatch(s):
+        # a plain number ends in a digit or ".", a number with a unit in a letter: one check each
+        if s[-1:].isalpha():
+            m = _ONE_UNIT.fullmatch(s)
+            if m is not None:
+                return round(float(m.group(1)) * _UNIT_NS[m.group(2)])
+        elif _NUMBER.fullmatch(s):
             return round(float(s) * unit_ns)
-        m = _ONE_UNIT.fullmatch(s)
-        if m is not None:
-            return round(float(m.group(1)) * _UNIT_NS[m.group(2)])
         try:
             return parse_duration_ns(s)
         except DurationError:
@@ -147,40 +150,63 @@ def outcome(value: Any) -> str | None:
 # searched by their literal "race"/"RACE" (fast); the "t" before and a word boundary are checked after
 _HEXID = (r"((?:00-)?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
           r"(?:-[0-9a-fA-F]{16}-[0-9a-fA-F]{2})?|[0-9a-fA-F]{16})\b")
-_TRACE_LOWER = re.compile(r"race(?:[-_.]?[iI][dD]|parent)[=:] ?[\"']?" + _HEXID)
-_TRACE_UPPER = re.compile(r"RACE(?:[-_.]?ID|PARENT)[=:] ?[\"']?" + _HEXID)
+# searched by their literal "race"/"RACE" (str.find), then the "t" before and its word boundary are
+# checked and the rest of the expression is matched right after the literal
+_TRACE_LOWER_REST = re.compile(r"(?:[-_.]?[iI][dD]|parent)[=:] ?[\"']?" + _HEXID)
+_TRACE_UPPER_REST = re.compile(r"(?:[-_.]?ID|PARENT)[=:] ?[\"']?" + _HEXID)
 _SPAN_IN_TEXT = re.compile(r"(?i)\bspan[-_.]?id[=:] ?[\"']?([0-9a-f]{16})\b")
-_lower_search = _TRACE_LOWER.search
+_lower_rest = _TRACE_LOWER_REST.match
 
 
-def _first_trace(search: Any, text: str) -> re.Match[str] | None:
-    """The first match whose "race" follows a "t"/"T" that starts a word."""
-    m = search(text)
-    while m is not None:
-        t = m.start() - 1
-        if t >= 0 and text[t] in "tT" and (t == 0 or not (text[t - 1].isalnum() or text[t - 1] == "_")):
-            return m  # type: ignore[no-any-return]
-        m = search(text, t + 2)
+def _first_trace(rest: Any, needle: str, text: str) -> re.Match[str] | None:
+    """The first ``needle`` ("race"/"RACE") after a "t"/"T" that starts a word, followed by the rest
+    of the id expression (its match, from the end of ``needle``)."""
+    p = text.find(needle)
+    while p >= 0:
+        if p > 0 and text[p - 1] in "tT" and (p == 1 or not (text[p - 2].isalnum() or text[p - 2] == "_")):
+            m = rest(text, p + 4)
+            if m is not None:
+                return m  # type: ignore[no-any-return]
+        p = text.find(needle, p + 1)
     return None
 
 
 def ids_in_text(text: str) -> tuple[str | None, str | None]:
     """``trace_id=…`` / ``traceId: …`` / ``traceparent=…`` (and a span id) written in a message."""
-    m = None
-    if "race" in text:  # _first_trace, inlined for the usual spelling
-        m = _lower_search(text)
-        while m is not None:
-            t = m.start() - 1
-            if t >= 0 and text[t] in "tT" and (t == 0 or not (text[t - 1].isalnum() or text[t - 1] == "_")):
+    return ids_at(text, text.find("race"))
+
+
+def ids_at(text: str, p: int) -> tuple[str | None, str | None]:
+    """:func:`ids_in_text` of ``text`` when ``p`` is ``text.find("race")`` (the caller found it already)."""
+    raw = None
+    while p >= 0:  # _first_trace, inlined for the usual spelling
+        if p > 0 and text[p - 1] in "tT" and (p == 1 or not (text[p - 2].isalnum() or text[p - 2] == "_")):
+            # the usual form, checked without the expression: ``trace_id=`` / ``traceId=`` and 32 hex
+            # digits followed by neither a word character nor "-" (the expression's first branch would
+            # match exactly these 32 digits); anything else goes to the expression
+            q = p + 8 if text.startswith("_id=", p + 4) else p + 7 if text.startswith("Id=", p + 4) else 0
+            if q:
+                raw = text[q:q + 32]
+                after = text[q + 32:q + 33]
+                if len(raw) == 32 and (not after or not (after.isalnum() or after == "_" or after == "-")):
+                    try:
+                        unhexlify(raw)  # ValueError unless 32 hex digits
+                    except ValueError:
+                        pass
+                    else:
+                        break
+            m = _lower_rest(text, p + 4)
+            if m is not None:
+                raw = m.group(1)
                 break
-            m = _lower_search(text, t + 2)
-    if m is None:
+        p = text.find("race", p + 1)
+    else:
         if "RACE" not in text:
             return None, None
-        m = _first_trace(_TRACE_UPPER.search, text)
+        m = _first_trace(_TRACE_UPPER_REST.match, "RACE", text)
         if m is None:
             return None, None
-    raw = m.group(1)
+        raw = m.group(1)
     if len(raw) == 32:  # the usual case: the regex already checked the hex digits
         low = raw.lower()
         tid = None if low == "0" * 32 else low

@@ -12,7 +12,7 @@ from shipper.model import Decoder
 from shipper.parse import codecs
 from shipper.parse.config import ParseConfig
 from shipper.parse.document import DocumentBuilder
-from shipper.parse.fastpath import DocumentFn, compile_document
+from shipper.parse.fastpath import DocumentFn, PlainRunFn, compile_document, compile_plain_run
 from shipper.parse.formats import CW_FORMATS
 from shipper.parse.grok import Grok, PatternLibrary, compile_all, compile_grok
 from shipper.parse.timestamps import TimestampParser, local_zone
@@ -78,6 +78,11 @@ class Parser:
         self.document: DocumentFn = (
             compile_document(self.codec, self.groks, self.builder, failure_tag) if self.codec in ("auto", "grok")
             else self.document_generic)
+        from shipper.parse.decoder import STARTS
+
+        # what LineDecoder.feed_many runs over lines that take the one-line fast path
+        self.plain_run: PlainRunFn = compile_plain_run(self.codec, self.groks, self.builder, failure_tag,
+                                                       self.document, STARTS, self.max_line_bytes // 4)
 
     def task_for(self, path: str) -> str | None:
         """The task name the configured regex finds in ``path`` (None without one or no match)."""

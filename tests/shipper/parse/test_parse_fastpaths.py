@@ -155,14 +155,17 @@ def _old_ids_in_text(text: str) -> tuple[str | None, str | None]:
 id_parts = st.sampled_from(["trace_id=", "traceId:", "TRACE_ID=", "xtrace_id=", "_trace_id=", "Trace-Id: ",
                             "traceparent=", "TRACEPARENT=", "tRACE_ID=", "race_id=", "4bf92f3577b34da6a3ce929d0e0e4736",
                             "00000000000000000000000000000000", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-                            "00f067aa0ba902b7", "4BF92F3577B34DA6", "span_id=", "SPAN-ID:", " ", "é", "数", "\"", "-"])
+                            "00f067aa0ba902b7", "4BF92F3577B34DA6", "span_id=", "SPAN-ID:", " ", "é", "数", "\"", "-",
+                            "traceId=", "Trace_id=", "4BF92F3577B34DA6A3CE929D0E0E4736", "_", "٣", "a",
+                            "4bf92f3577b34da6a3ce929d0e0e473g", "4bf92f3577b34da6a3ce929d0e0e4736"])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.lists(st.one_of(id_parts, st.text(max_size=5)), max_size=10).map("".join))
 def test_ids_in_text_matches_the_first_implementation(text: str) -> None:
     """The inlined search finds the same trace and span id as the original loop over both spellings."""
     assert nz.ids_in_text(text) == _old_ids_in_text(text)
+    assert nz.ids_at(text, text.find("race")) == _old_ids_in_text(text)
 
 
 @settings(max_examples=400, deadline=None)
@@ -174,3 +177,62 @@ def test_one_unit_durations_match_the_go_parser(text: str) -> None:
     except DurationError:
         expected = None
     assert nz.duration_ns(text, 1e9) == expected
+
+
+FIRST_PATTERNS = [
+    r"^(?:<(?<pri>\d{1,3})>)?(?<m>[A-Z][a-z]{2}) x", r"^\[?%{TIMESTAMP_ISO8601:t}\]? %{GREEDYDATA:message}",
+    r"^(?=\[?x)(?<message>.*)", r"^(?i:abc)d", r"^\w+ x", r"^(?:a|b?)c", r"^(?:a|b)?c", r"^(?>ab|cd)e",
+    r"^[^a]b", r"^.x", r"^\s*x", r"^x*", r"^(?:ab)*+c", r"^(?:\d|é)z", r"^[a-cx-z0-9_]", r"%{WORD:w} x",
+    r"^\bfoo", r"^(?!q)[p-r]", r"^x?",
+]
+
+
+def test_first_chars_of_some_constructs() -> None:
+    """What the generated code checks before calling a pattern (None: always call it)."""
+    from shipper.parse.fastpath import first_chars
+
+    parser = compile_parser(ParseConfig(codec="grok", patterns=FIRST_PATTERNS, host="h"))
+    got = {pattern: first_chars(g) for pattern, g in zip(FIRST_PATTERNS, parser.groks, strict=True)}
+    upper = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    assert got[FIRST_PATTERNS[0]] == (upper | {"<"}, False)
+    assert got[FIRST_PATTERNS[1]] == (frozenset("["), True)
+    for unknown in (r"^(?=\[?x)(?<message>.*)", r"^(?i:abc)d", r"^\w+ x", r"^[^a]b", r"^.x", r"^\s*x", r"^x*",
+                    r"%{WORD:w} x", r"^x?"):
+        assert got[unknown] is None, unknown
+    assert got[r"^(?:a|b?)c"] == (frozenset("abc"), False)
+    assert got[r"^(?:a|b)?c"] == (frozenset("abc"), False)
+    assert got[r"^(?>ab|cd)e"] == (frozenset("ac"), False)
+    assert got[r"^(?:ab)*+c"] == (frozenset("ac"), False)
+    assert got[r"^(?:\d|é)z"] == (frozenset("é"), True)
+    assert got[r"^[a-cx-z0-9_]"] == (frozenset("abcxyz0123456789_"), False)
+    assert got[r"^\bfoo"] == (frozenset("f"), False)
+    assert got[r"^(?!q)[p-r]"] == (frozenset("pqr"), False)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["", "[", "<", "2", "٣", "N", "a", "é", "C", "x", "{", " ", "\t", "W"]), st.text(max_size=30))
+def test_first_chars_never_skip_a_match(head: str, rest: str) -> None:
+    """A line the first-character check skips is one the pattern does not match."""
+    from shipper.parse.fastpath import first_chars
+    from shipper.parse.parser import builtin_formats
+
+    parser = compile_parser(ParseConfig(codec="grok", patterns=FIRST_PATTERNS, host="h"))
+    line = head + rest
+    for grok in (*builtin_formats(), *parser.groks):
+        first = first_chars(grok)
+        if first is not None and not (line[:1] in first[0] or (first[1] and line[:1].isdecimal())):
+            assert grok.rx.match(line) is None, (grok.pattern, line)
+
+
+def test_first_chars_never_skip_a_corpus_line(corpus_dir: Path) -> None:
+    """Every corpus line and odd line against every built-in format and test pattern."""
+    from shipper.parse.fastpath import first_chars
+    from shipper.parse.parser import builtin_formats
+
+    parser = compile_parser(ParseConfig(codec="grok", patterns=FIRST_PATTERNS + ODD_PATTERNS, host="h"))
+    corpus = [line for f in sorted(corpus_dir.glob("*.log")) for line in f.read_text().splitlines()]
+    for grok in (*builtin_formats(), *parser.groks):
+        first = first_chars(grok)
+        for line in corpus + ODD_LINES:
+            if first is not None and not (line[:1] in first[0] or (first[1] and line[:1].isdecimal())):
+                assert grok.rx.match(line) is None, (grok.pattern, line)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from parse_helpers import one
 
 from shipper.parse.timestamps import TimestampParser
@@ -137,3 +140,65 @@ def test_best_time_field_wins_whatever_the_order() -> None:
     grok = one("2026-01-01 2026-11-22T02:00:00Z hi", codec="grok",
                patterns=["%{DATE_ISO:date} %{TIMESTAMP_ISO8601:time} %{GREEDYDATA:message}"])
     assert grok["@timestamp"] == "2026-11-22T02:00:00.000Z" and grok["extra"] == {"date": "2026-01-01"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.sampled_from(
+    [UTC, ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Shanghai"), ZoneInfo("America/New_York")])))
+def test_utc_second_is_strftime(dt: datetime) -> None:
+    """The isoformat shortcut writes what strftime writes (years below 1000 included)."""
+    from shipper.parse.timestamps import _utc_second
+
+    assert _utc_second(dt) == dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Europe/Amsterdam", "Asia/Kolkata",
+         "Pacific/Chatham", "America/St_Johns", "Africa/Monrovia", "Asia/Shanghai"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.datetimes(min_value=datetime(1850, 1, 1), max_value=datetime(2100, 12, 31)), st.sampled_from(ZONES),
+       st.permutations(range(60)), st.sampled_from(["", "Z", "+05:30", "-0319", "+08"]))
+def test_every_second_of_a_minute_converts_as_on_its_own(start: datetime, zone: str, order: list[int],
+                                                         suffix: str) -> None:
+    """The per-minute cache gives each second what converting that second alone gives (DST, odd offsets)."""
+    from shipper.parse.timestamps import _utc_second
+
+    parser = TimestampParser(zone)
+    for s in order[:20]:
+        local = start.replace(second=s, microsecond=0)
+        text = local.strftime("%Y-%m-%d %H:%M:%S") + f",{s * 7 % 1000:03d}" + suffix
+        if not suffix:
+            tz = ZoneInfo(zone)
+        elif suffix == "Z":
+            tz = UTC
+        else:
+            from shipper.parse.timestamps import _offset
+
+            tz = _offset(suffix)
+        want = f"{_utc_second(local.replace(tzinfo=tz))}.{s * 7 % 1000:03d}Z"
+        assert parser.parse(text) == want, text
+        assert parser.parse(text) == want, text  # again, from the caches
+
+
+def test_minutes_around_transitions_convert_as_seconds_alone() -> None:
+    """Every second of the minutes around DST changes and an old local mean time."""
+    from shipper.parse.timestamps import _utc_second
+
+    cases = [("Europe/Berlin", datetime(2026, 3, 29, 1, 58)), ("Europe/Berlin", datetime(2026, 10, 25, 1, 58)),
+             ("America/New_York", datetime(2026, 3, 8, 1, 58)), ("America/New_York", datetime(2026, 11, 1, 0, 58)),
+             ("Australia/Lord_Howe", datetime(2026, 4, 5, 1, 28)), ("Europe/Amsterdam", datetime(1920, 6, 1, 12, 0)),
+             ("Africa/Monrovia", datetime(1971, 12, 31, 23, 58))]
+    for zone, begin in cases:
+        parser = TimestampParser(zone)
+        for minute in range(6):
+            for s in range(60):
+                local = begin.replace(second=s) + (datetime(2000, 1, 1, 0, minute) - datetime(2000, 1, 1))
+                text = local.strftime("%Y-%m-%d %H:%M:%S")
+                assert parser.parse(text) == f"{_utc_second(local.replace(tzinfo=ZoneInfo(zone)))}.000Z", (zone, text)
+
+
+@pytest.mark.parametrize("text", ["2026-11-22T10:00:00+99:00", "2026-11-22T10:00:00+23:99", "2026-02-30T10:00:00Z"])
+def test_impossible_offsets_and_dates_are_not_time_stamps(text: str) -> None:
+    """An offset of a day or more is refused like an impossible date (it used to raise ValueError)."""
+    assert TimestampParser("UTC").parse(text) is None
