@@ -80,6 +80,18 @@ def build_integrations(cfg: AlerterConfig, ctx: BuildContext) -> dict[str, list[
     return out
 
 
+async def close_integrations(integrations: list[Integration]) -> None:
+    """``aclose()`` each integration that has one; a failure is logged, never raised."""
+    for integ in integrations:
+        aclose = getattr(integ, "aclose", None)
+        if aclose is None:
+            continue
+        try:
+            await aclose()
+        except Exception:
+            log.exception("closing a replaced receiver failed", extra={"alerter.integration": integ.kind})
+
+
 class Engine:
     """One alerter instance."""
 
@@ -103,6 +115,7 @@ class Engine:
         self.slots: dict[str, list[Slot]] = {}
         self.shared: SharedLog | None = None
         self._closing: list[SharedLog] = []
+        self._retired: list[Integration] = []  # replaced by a reload; closed once their deliveries end
         self.started_at = clock.now()
         self.ready = False
         self.metrics.watch_states(self.state_counts)
@@ -125,6 +138,7 @@ class Engine:
             self.metrics.silences_ok.set(1)
         # nothing below can fail: switch over
         old_status = {(s.receiver, s.kind, s.index): s.status for ss in self.slots.values() for s in ss}
+        self._retire([s.integration for ss in self.slots.values() for s in ss])
         self.slots = {}
         for name, integrations in built.items():
             self.slots[name] = []
@@ -405,6 +419,27 @@ class Engine:
         self._loop_task = asyncio.create_task(self._loop())
         self.ready = True
 
+    def _retire(self, integrations: list[Integration]) -> None:
+        """Close replaced integrations (their own HTTP clients, summary timers) once the flushes
+        running now, which may still use them, have ended."""
+        if not integrations:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # not serving yet (or a synchronous caller): closed at stop()
+            self._retired += integrations
+            return
+        running = list(self._tasks)
+
+        async def close_later() -> None:
+            if running:
+                await asyncio.wait(running)
+            await close_integrations(integrations)
+
+        t = asyncio.create_task(close_later())
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
     async def stop(self) -> None:
         """Stop the loop, wait briefly for deliveries, close resources."""
         self.ready = False
@@ -416,6 +451,9 @@ class Engine:
             _, pending = await asyncio.wait(list(self._tasks), timeout=5)
             for t in pending:
                 t.cancel()
+        current = [s.integration for ss in self.slots.values() for s in ss]
+        await close_integrations([*self._retired, *current])
+        self._retired.clear()
         if self._own_http:
             await self.http.aclose()
         await self.sessions.close()

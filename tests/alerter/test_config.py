@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,30 @@ async def test_failed_apply_keeps_running_config(tmp_path: Path) -> None:
     assert "new.yml: receivers[0].webhook_configs[0]: webhook url: cannot read secret file" in err.value.problems[0]
     assert e.cfg.route.receiver == "a" and list(e.slots) == ["a"]
     await e.stop()
+
+
+async def test_reload_closes_replaced_integrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reload closes the integrations it replaced (their clients and timers), after the flushes
+    still using them; stop() closes the current ones. Nothing is closed twice."""
+    from engine_helpers import engine
+
+    from alerter.receivers._robot import RobotIntegration
+
+    closed: list[int] = []
+
+    async def aclose(self: RobotIntegration) -> None:
+        closed.append(id(self))
+
+    monkeypatch.setattr(RobotIntegration, "aclose", aclose)
+    text = ("route: {receiver: a}\nreceivers:\n  - name: a\n    dingtalk_configs:\n"
+            "      - {access_token: t0k3n, api_url: 'http://127.0.0.1:9/robot/send'}\n")
+    e, _ = engine(text, tmp_path)
+    first = e.slots["a"][0].integration
+    e.apply(config(text, tmp_path, "again.yml"))
+    second = e.slots["a"][0].integration
+    assert second is not first
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert closed == [id(first)]
+    await e.stop()
+    assert closed == [id(first), id(second)]
