@@ -9,6 +9,11 @@ coroutine up to its first suspension in that task's context, and hands the suspe
 started. For the task's code nothing differs: ``asyncio.current_task()`` is its run's task and its
 context variables are that task's.
 
+:func:`first_step` does this for any ``async`` call. For a plain ``async def`` function the run loop
+does it inline with everything made ahead (:class:`scheduler.entries.Armed`, which is its own
+:class:`Started`): per run it only enters the task (:data:`enter_task`), sends ``None`` to the
+coroutine in the run's context and leaves the task again.
+
 Uses ``asyncio.tasks._enter_task`` / ``_leave_task``, the private helpers asyncio uses to mark the
 task it is stepping; where they are missing, :data:`SUPPORTED` is false and runs are started by
 waking their task.
@@ -33,6 +38,10 @@ try:
     SUPPORTED = True
 except ImportError:  # pragma: no cover - every CPython from 3.7 to 3.14 has them
     SUPPORTED = False
+    _enter_task = _leave_task = None  # type: ignore[assignment]
+
+enter_task: Callable[[Any, Any], None] = _enter_task  # (loop, task): make ``task`` the loop's current task
+leave_task: Callable[[Any, Any], None] = _leave_task
 
 
 class Started:

@@ -5,10 +5,15 @@ which are missed, what an overlap does) is a pure function in :mod:`scheduler.de
 run is an asyncio task driven by :mod:`scheduler.runs`. Sleeps are capped at 30 s, so a wall
 clock step (NTP, suspend) is noticed within 30 s and slots lost to it are logged as missed.
 
-A tick is split so that the last run of a burst starts as early as possible: :meth:`Scheduler._release`
-only starts the due runs (an ``async`` call of a run prepared ahead is started right there, see
-:mod:`scheduler.eager`); the state rows and next slots (:meth:`Scheduler._settle`), the job log
-records, metrics and history of the runs all come after every run of the burst has started.
+A tick is split so that the last run of a burst starts as early as possible. In idle time before a
+slot, :meth:`Scheduler._arm` prepares its runs: ids, context, a parked task and, for an ``async def``
+call, the coroutine itself, ``CURRENT_RUN`` set in the run's context, the ``task.started`` record's
+fields and the tick's bookkeeping item. The loop wakes a little before the slot and arrives at it
+exactly (:meth:`Scheduler._arrive`: never before it). :meth:`Scheduler._release` then only starts
+the due runs: for a prepared call, mark it released, take the time, and run its coroutine up to its
+first suspension as its own task (see :mod:`scheduler.eager`). The runs' ``running``/``live``
+entries (:meth:`Scheduler._enlist`), the state rows and next slots (:meth:`Scheduler._settle`), the
+job log records, metrics and history all come after every run of the burst has started.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ import contextvars
 import gc
 import heapq
 import logging
+import time as _time
+import types
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cronwatch.clock import SYSTEM_CLOCK, Clock, SystemClock
 from scheduler import eager
-from scheduler.context import IdBatch, RunContext
+from scheduler.context import CURRENT_RUN, IdBatch, RunContext
 from scheduler.decisions import first_slot, overlap, plan_slots
 from scheduler.entries import Armed, Source, TaskEntry, compile_task
 from scheduler.errors import TaskExists, TaskNotFound, TaskReadOnly
@@ -37,8 +44,12 @@ from scheduler.state import StateStore
 
 log = logging.getLogger("cronwatch.scheduler")
 MAX_SLEEP = 30.0
-SPIN = 0.002
+LEAD = 0.005  # the loop wakes this long before a slot, then arrives at it exactly (Scheduler._arrive)
+BLOCK = 0.0055  # the last stretch before a slot is one precise sleep of at most this long
+TIGHT = 0.00025  # the last stretch before a slot is waited for without yielding to the event loop
 ARM_AHEAD = 2.0
+Fired = tuple[TaskEntry, int, float, "float | None"]  # (entry, its generation, the slot fired, the next slot)
+_SEND = types.CoroutineType.send  # unbound: no bound method kept per prepared run
 _SCHEDULED = {"trigger": "schedule"}  # ``extra`` of the task.started records of scheduled runs (never changed)
 
 
@@ -67,6 +78,8 @@ class Scheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._gc_rounds = 0
+        self._burst: list[Fired | Armed] | None = None  # what _release fired so far, while it runs
+        self._enlisted = 0
         self._gates: dict[float, list[asyncio.Future[bool]]] = {}  # per slot, the gates of its armed runs
         self._pushed_at = 0.0
         self._restored: dict[str, float] = {}
@@ -212,29 +225,55 @@ class Scheduler:
                     wake_at = now
                 else:
                     wake_at = min(self._heap[0], now + MAX_SLEEP) if self._heap else now + MAX_SLEEP
-                self._sleeper = asyncio.ensure_future(self._sleep_until(wake_at))
-                await asyncio.wait([self._sleeper])
+                self._sleeper = sleeper = asyncio.ensure_future(self._sleep_until(wake_at))
+                await asyncio.wait([sleeper])
                 self._sleeper = None
+                if not sleeper.cancelled() and type(self.clock) is SystemClock:
+                    await self._arrive(wake_at)
         finally:
             if was_enabled and self.manage_gc:
                 gc.enable()
 
     async def _sleep_until(self, wake_at: float) -> None:
         # The delay is measured when this task starts, not when it was created: a burst of runs
-        # queued by the tick runs first and must not push the next wake-up back. The event loop
-        # wakes up to ~1 ms late (epoll has millisecond resolution), so the last 2 ms are spent
-        # yielding to the loop instead of sleeping.
+        # queued by the tick runs first and must not push the next wake-up back. On the system clock
+        # this returns a little before ``wake_at``; the run loop then arrives at it exactly (_arrive).
         clock = self.clock
         await asyncio.sleep(0)  # let the runs just started go first
         self._collect_garbage(wake_at - clock.time())
-        delay = wake_at - clock.time()
-        if delay > SPIN:
-            await clock.sleep(delay - SPIN)
-        while clock.time() < wake_at and self._sleeper is not None and not self._sleeper.cancelled():
-            if isinstance(clock, SystemClock):
-                await asyncio.sleep(0)
-            else:
-                await clock.sleep(max(wake_at - clock.time(), 0.0))
+        if type(clock) is SystemClock:
+            delay = wake_at - LEAD - clock.time()
+            if delay > 0:
+                await clock.sleep(delay)
+            return
+        while clock.time() < wake_at:
+            await clock.sleep(max(wake_at - clock.time(), 0.0))
+
+    async def _arrive(self, wake_at: float) -> None:
+        """Reach ``wake_at`` on the wall clock to within microseconds, never before it.
+
+        The event loop wakes up to 2 ms late (epoll counts whole milliseconds; later still when the
+        machine is busy), so the loop sleeps until :data:`LEAD` before the next slot and comes here:
+        the last stretch (at most :data:`BLOCK`) is one precise ``time.sleep`` (a sleeping process is
+        also the one the kernel lets run first when it wakes; one that spins has used up that credit),
+        and the final :data:`TIGHT` seconds are spent checking the clock. A task added or a stop asked
+        for meanwhile ends the wait at once (nothing can run before its slot: :meth:`_release`
+        compares with the clock)."""
+        now, mono = _time.time, _time.perf_counter
+        limit = mono() + LEAD + 0.1  # should the wall clock step back meanwhile: sleep again
+        while True:
+            left = wake_at - now()
+            if left <= TIGHT:
+                break
+            if self._unscheduled or self._stopping or mono() > limit:
+                return
+            if left <= BLOCK:
+                _time.sleep(left - TIGHT)  # noqa: ASYNC251 - on purpose: at most BLOCK seconds, once per slot
+                break
+            await asyncio.sleep(min(left - BLOCK, LEAD))
+        limit = mono() + 2 * TIGHT + 0.001
+        while now() < wake_at and mono() < limit:
+            pass
 
     def _collect_garbage(self, idle: float) -> None:
         """Idle-time chores (next slot ≥ 50 ms away): hand state writes to the writer thread and
@@ -276,17 +315,27 @@ class Scheduler:
         loop = self._loop or asyncio.get_running_loop()
         ids = IdBatch(len(todo), now)
         run_armed = self.driver.run_armed
+        ahead = eager.SUPPORTED and isinstance(self.locks, LocalLocks)  # the tick may start calls itself
         for entry, slot in todo:
             gates = self._gates.get(slot)
             if gates is None:
                 gates = self._gates[slot] = []
             trace_id, span_id, run_id = ids.take()
-            armed = Armed(slot, RunContext(entry.name, run_id, trace_id, slot, 1, span_id, entry.spec.labels),
-                          entry.trigger.next_after(slot))
+            ctx = RunContext(entry.name, run_id, trace_id, slot, 1, span_id, entry.spec.labels)
+            armed = Armed(slot, ctx, entry.trigger.next_after(slot))
             entry.armed = armed
             armed.gate = gate = loop.create_future()
             gates.append(gate)
             armed.context = context = contextvars.copy_context()
+            armed.fired = (entry, entry.gen, slot, armed.after)
+            call = entry.call
+            if ahead and entry.fast and call is not None and call.plain:
+                armed.token = context.run(CURRENT_RUN.set, ctx)  # type: ignore[misc]  # a slot of Started
+                armed.coro = call.fn(ctx) if call.wants_ctx else call.fn()
+                armed.send = _SEND
+                armed.record = (ctx, span_id, entry.schedule, 0.0, 1, entry.attempts, _SCHEDULED)
+                if armed.after is not None:  # a hair early: at the edge the tick decides the slow way
+                    armed.limit = min(armed.after, slot + entry.grace - 1e-6)
             armed.task = asyncio.Task(run_armed(entry, armed, gate), loop=loop, context=context)
 
     def _open_gates(self, now: float) -> None:
@@ -299,7 +348,7 @@ class Scheduler:
         """Schedule new tasks and fire every slot due at ``now`` (release, then bookkeeping)."""
         self._settle(self._release(now))
 
-    def _release(self, now: float) -> list[tuple[TaskEntry, int, float, float | None]]:
+    def _release(self, now: float) -> list[Fired | Armed]:
         """Start every run due at ``now`` with as little work per run as possible; return the on-time
         runs whose bookkeeping (state, next slot) :meth:`_settle` does once they have all started."""
         if self._unscheduled:
@@ -309,7 +358,7 @@ class Scheduler:
                     self._push(entry, first_slot(entry.trigger, entry.last_slot, now))
             self._unscheduled.clear()
         heap = self._heap
-        fired: list[tuple[TaskEntry, int, float, float | None]] = []
+        fired: list[Fired | Armed] = []
         if not heap or heap[0] > now:
             return fired
         buckets: list[tuple[float, list[tuple[TaskEntry, int]]]] = []
@@ -318,50 +367,102 @@ class Scheduler:
             buckets.append((slot, self._due.pop(slot)))
         ids = IdBatch(sum(len(b) for _, b in buckets), now)
         local = isinstance(self.locks, LocalLocks)
-        loop = self._loop
+        loop: Any = self._loop
         inline = local and eager.SUPPORTED and loop is not None
         current = asyncio.current_task(loop) if inline else None
-        time, started_record, first_step = self.clock.time, self.driver.queue_started, eager.first_step
-        for slot, bucket in buckets:
-            for entry, gen in bucket:
-                if entry.gen != gen:
-                    continue
-                armed = entry.armed
-                after = armed.after if armed is not None and armed.slot == slot else entry.trigger.next_after(slot)
-                if after is None or after <= now or now - slot > entry.grace:
-                    self._fire_late(entry, slot, now, ids)
-                    continue
-                # the common case, kept lean: only this slot is due and it is on time
-                task = armed.task if armed is not None and armed.slot == slot else None
-                if task is not None and not entry.live:
-                    assert armed is not None
-                    armed.go = True  # its task is parked on its gate, opened below
-                    entry.armed = None
-                    ctx = armed.ctx
-                    entry.running[ctx.run_id] = task  # RunDriver.run removes it when it ends
-                    if local:
-                        entry.live[ctx.run_id] = ctx
-                    call, context = entry.call, armed.context
-                    if inline and entry.fast and call is not None and context is not None:
-                        # start the call right here, as its task; the task continues it after the burst
-                        armed.start = start = time()
-                        started_record((ctx, ctx.span_id, entry.schedule, start, 1, entry.attempts, _SCHEDULED))
-                        armed.started = context.run(first_step, armed, current, call.fn,
-                                                    (ctx,) if call.wants_ctx else ())
-                else:
-                    self._start(entry, slot, now, "schedule", ids)
-                entry.last_slot = slot
-                fired.append((entry, gen, slot, after))
+        clock = self.clock
+        time = _time.time if type(clock) is SystemClock else clock.time
+        started_record, first_step = self.driver.queue_started, eager.first_step
+        fired_append = fired.append
+        enter, leave = eager.enter_task, eager.leave_task
+        self._burst, self._enlisted = fired, 0
+        if current is not None:
+            leave(loop, current)  # each call started below runs as its own run's task
+        try:
+            for slot, bucket in buckets:
+                for entry, gen in bucket:
+                    if entry.gen != gen:
+                        continue
+                    armed = entry.armed
+                    if armed is not None and armed.slot == slot:
+                        send = armed.send
+                        if send is not None and inline and now < armed.limit and not entry.live:
+                            # the hot path: everything but the start itself was prepared by _arm; the run
+                            # is entered in entry.running/live right after the burst (_enlist)
+                            armed.go = True  # its task is parked on its gate, opened after the burst
+                            entry.armed = None
+                            armed.start = time()
+                            started_record(armed)  # the task.started record, built at flush time
+                            armed.started = armed
+                            own = armed.task
+                            enter(loop, own)
+                            try:
+                                armed._yielded = armed.context.run(send, armed.coro, None)  # type: ignore[union-attr]
+                                armed._it = armed.coro
+                            except StopIteration as stop:
+                                armed._result = stop.value
+                            except BaseException as exc:  # delivered where the run awaits the call
+                                armed._exc = exc  # type: ignore[misc]  # a slot of Started
+                            leave(loop, own)
+                            armed.coro = armed.send = None
+                            entry.last_slot = slot
+                            fired_append(armed)  # stands for armed.fired
+                            continue
+                        after = armed.after
+                    else:
+                        after = entry.trigger.next_after(slot)
+                    if after is None or after <= now or now - slot > entry.grace:
+                        self._fire_late(entry, slot, now, ids)
+                        continue
+                    task = armed.task if armed is not None and armed.slot == slot else None
+                    if task is not None and not entry.live:
+                        assert armed is not None
+                        armed.go = True  # its task is parked on its gate, opened below
+                        entry.armed = None
+                        ctx = armed.ctx
+                        entry.running[ctx.run_id] = task  # RunDriver.run removes it when it ends
+                        if local:
+                            entry.live[ctx.run_id] = ctx
+                        call, context = entry.call, armed.context
+                        if inline and entry.fast and call is not None and context is not None:
+                            # start the call right here, as its task; the task continues it after the burst
+                            armed.start = start = time()
+                            started_record((ctx, ctx.span_id, entry.schedule, start, 1, entry.attempts, _SCHEDULED))
+                            armed.started = context.run(first_step, armed, None, call.fn,
+                                                        (ctx,) if call.wants_ctx else ())
+                    else:
+                        self._start(entry, slot, now, "schedule", ids)
+                    entry.last_slot = slot
+                    fired_append((entry, gen, slot, after))
+        finally:
+            if current is not None:
+                enter(loop, current)
+            self._enlist()
+            self._burst = None
         if inline:
             self.driver.schedule_flush()
         if self._gates:
             self._open_gates(now)
         return fired
 
-    def _settle(self, fired: list[tuple[TaskEntry, int, float, float | None]]) -> None:
+    def _enlist(self) -> None:
+        """Enter the runs the hot path of :meth:`_release` started so far in their task's ``running`` and
+        ``live``: after the burst, and before anything of it looks at them (:meth:`_start`)."""
+        fired = self._burst
+        if fired is None or self._enlisted >= len(fired):
+            return
+        for item in fired[self._enlisted:]:
+            if type(item) is Armed:
+                entry, ctx = item.fired[0], item.ctx
+                entry.running[ctx.run_id] = item.task  # RunDriver.run removes it when it ends
+                entry.live[ctx.run_id] = ctx
+        self._enlisted = len(fired)
+
+    def _settle(self, fired: list[Fired | Armed]) -> None:
         """After a burst has started: note the fired slots and schedule each task's next slot."""
         state = self.state
-        for entry, gen, slot, after in fired:
+        for item in fired:
+            entry, gen, slot, after = item.fired if isinstance(item, Armed) else item
             if state is not None:
                 state.note_slot(entry.name, slot)
             if entry.gen == gen:  # not paused, removed or changed meanwhile
@@ -393,6 +494,8 @@ class Scheduler:
         self._push(entry, plan.next)
 
     def _start(self, entry: TaskEntry, slot: float, now: float, trigger: str, ids: IdBatch) -> RunContext:
+        if self._burst is not None:  # called during a burst (late slot, or by a call's first step)
+            self._enlist()
         armed = entry.armed
         if armed is not None and armed.slot == slot and trigger == "schedule":
             ctx = armed.ctx

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from cronwatch.retry import Backoff
 from scheduler.context import RunContext
@@ -20,12 +22,22 @@ Source = Literal["config", "api"]
 
 
 @dataclass(slots=True)
-class Armed:
+class Armed(Started):
     """A run prepared ahead of its slot: its task waits on the slot's gate; ``go`` says whether to run.
 
     ``after`` is the task's slot after this one (worked out ahead too, so the tick need not).
     ``started`` is the call's first step when the tick started it inline (at ``start``) in the task's
-    ``context`` (:mod:`scheduler.eager`)."""
+    ``context`` (:mod:`scheduler.eager`).
+
+    For an ``async def`` call (:attr:`CallTarget.plain`) everything that does not depend on the start
+    is made ahead as well: the coroutine (``coro``, not started: calling an ``async def`` runs none of
+    its code) and ``send`` to start it, ``CURRENT_RUN`` set in ``context`` (its token in ``token``),
+    the ``task.started`` record's fields (``record``, all but the start time), the tick's bookkeeping
+    item (``fired``) and ``limit``: the run is on time while the clock is before it (the next slot
+    and the misfire grace allow it). The tick then starts the coroutine and keeps what its first step
+    ended with in this object, which is also the :class:`Started` the run's task awaits (one object
+    per run to touch in a burst, not two). A coroutine the tick did not start is closed by the run's
+    task (:meth:`discard`)."""
 
     slot: float
     ctx: RunContext
@@ -36,9 +48,23 @@ class Armed:
     context: contextvars.Context | None = None
     start: float = 0.0
     started: Started | None = None
+    coro: Any = None
+    send: Callable[[Any, None], Any] | None = None  # ``CoroutineType.send`` (unbound) when ``coro`` is set
+    limit: float = -math.inf
+    record: tuple[Any, ...] = ()
+    fired: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        Started.__init__(self)
+
+    def discard(self) -> None:
+        """Close the coroutine made ahead if the tick did not start it (no "never awaited" warning)."""
+        coro, self.coro, self.send = self.coro, None, None
+        if coro is not None:
+            coro.close()
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskEntry:
     """A task the loop knows about, with its live state."""
 

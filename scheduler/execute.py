@@ -17,6 +17,7 @@ import inspect
 import os
 import signal
 import traceback
+import types
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -178,11 +179,13 @@ class CallTarget:
     fn: Callable[..., Any]
     is_async: bool
     wants_ctx: bool
+    plain: bool = False  # an ``async def`` function: calling it only makes a coroutine, none of its code runs
 
     @classmethod
     def of(cls, fn: Callable[..., Any]) -> CallTarget:
         """Inspect ``fn`` once: async or not, and whether it takes a ``ctx`` argument."""
         is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
+        plain = isinstance(fn, types.FunctionType) and bool(fn.__code__.co_flags & inspect.CO_COROUTINE)
         try:
             params = inspect.signature(fn).parameters
         except (TypeError, ValueError):
@@ -190,7 +193,7 @@ class CallTarget:
         wants = "ctx" in params or any(
             p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in params.values()
         )
-        return cls(fn, is_async, wants)
+        return cls(fn, is_async, wants, plain)
 
 
 async def run_call(target: CallTarget, ctx: RunContext, *, time_limit: float | None,

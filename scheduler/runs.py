@@ -12,6 +12,7 @@ import contextlib
 import logging
 import threading
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -73,7 +74,10 @@ class RunDriver:
         self.max_line_bytes = max_line_bytes
         self.host = sched.joblog.host_name
         self.cancel_reasons: dict[str, str] = {}
-        self._buf: list[dict[str, Any] | tuple[Any, ...]] = []
+        self._buf: list[dict[str, Any] | tuple[Any, ...] | Armed] = []
+        # defer_started for the tick, which calls schedule_flush once after a burst; an Armed run
+        # stands for its prepared ``record`` with its ``start``
+        self.queue_started: Callable[[dict[str, Any] | tuple[Any, ...] | Armed], None] = self._buf.append
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = 0
         self._flush_scheduled = False
@@ -108,7 +112,8 @@ class RunDriver:
         """Encode queued records and append them (complete lines only) with one ``write``."""
         self._flush_scheduled = False
         if self._buf:
-            recs, self._buf = self._buf, []
+            recs = self._buf.copy()  # the same list stays: the tick holds its ``append`` (queue_started)
+            self._buf.clear()
             data = b"".join([orjson.dumps(r if isinstance(r, dict) else self._started_record(r), default=str)
                              + b"\n" for r in recs])
             try:
@@ -293,9 +298,11 @@ class RunDriver:
             opened = await gate
         except asyncio.CancelledError:
             if armed.started is None:
+                armed.discard()
                 return
             armed.started.cancel()  # the run was cancelled before it could continue its call
             opened = True
+        armed.discard()  # a call made ahead that the tick did not start (not released, or started otherwise)
         if opened and armed.go:
             await self.run(entry, armed.ctx, "schedule", armed.started, armed.start)
 
@@ -305,18 +312,18 @@ class RunDriver:
         self._buf.append((ctx, ctx.span_id, schedule, ts, attempt, attempts, extra))
         self.schedule_flush()
 
-    def queue_started(self, item: tuple[Any, ...]) -> None:
-        """:meth:`defer_started` for the tick, which calls :meth:`schedule_flush` once after a burst."""
-        self._buf.append(item)
-
     def schedule_flush(self) -> None:
         """Flush the queued records at the end of this loop iteration."""
         if not self._flush_scheduled and self._loop is not None and self._buf:
             self._flush_scheduled = True
             self._loop.call_soon(self.flush_log)
 
-    def _started_record(self, item: tuple[Any, ...]) -> dict[str, Any]:
-        ctx, span_id, schedule, ts, attempt, attempts, extra = item
+    def _started_record(self, item: tuple[Any, ...] | Armed) -> dict[str, Any]:
+        if isinstance(item, tuple):
+            ctx, span_id, schedule, ts, attempt, attempts, extra = item
+        else:
+            ctx, span_id, schedule, _, attempt, attempts, extra = item.record
+            ts = item.start
         rec = lifecycle_record("task.started", ctx, schedule, self.host, ts,
                                f"task started (attempt {attempt}/{attempts})", extra=extra)
         rec["span.id"], rec["task.attempt"] = span_id, attempt

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections import defaultdict
 from contextvars import ContextVar
 from typing import Any
@@ -107,3 +108,28 @@ async def call_hook(ctx: Any) -> None:
     if hook is not None:
         hook(ctx)
     await asyncio.sleep(0)
+
+
+async def raises_at_once(ctx: Any) -> None:
+    """Raise before the first await (the tick's first step ends with the exception)."""
+    CALLS.append((ctx.task, ctx.attempt, ctx.scheduled_at))
+    raise ValueError(f"no input for {ctx.task}")
+
+
+class AsyncCallable:
+    """An object with an ``async __call__`` (not an ``async def`` function: not made ahead)."""
+
+    async def __call__(self, ctx: Any) -> None:
+        CALLS.append((ctx.task, ctx.attempt, ctx.scheduled_at))
+        await asyncio.sleep(0)
+
+
+async_callable = AsyncCallable()
+
+
+LATENESS: list[float] = []
+
+
+async def lateness(ctx: Any) -> None:
+    """Note how late (wall clock) the call starts after its slot."""
+    LATENESS.append(time.time() - ctx.scheduled_at)
