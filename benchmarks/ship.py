@@ -6,7 +6,12 @@ end-to-end rate it measures the parse-only rate of the same lines with the parsi
 (``benchmarks/parse.py``'s harness) and prints the ratio: how much of the parse speed survives
 the I/O. Targets: ≥ 100k lines/s end to end on one core, ≥ 0.5× the parse-only rate.
 
-    .venv/bin/python benchmarks/ship.py [--lines 200000] [--repeat 3] [--no-gzip]
+Both sides are timed per round, in turns, on CPU time (all of the shipper process's threads) and
+on wall time; the ratios are medians of the per-round ratios. The parse-only side gets a freshly
+compiled parser each round, as the shipper does at start-up, so per-parser caches start cold on
+both sides; the rate of a reused (warm) parser is printed beside it.
+
+    .venv/bin/python benchmarks/ship.py [--lines 200000] [--repeat 5] [--no-gzip]
 """
 
 from __future__ import annotations
@@ -144,7 +149,7 @@ def bulk_paths(url: str, n: int = 100_000) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lines", type=int, default=200_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-gzip", action="store_true")
     ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -158,27 +163,46 @@ def main() -> None:
         wait_until(lambda: http_ok(url + "/"), 30, "acknowledging endpoint", server)
         lines = python_lines(args.lines)
         cfg = ParseConfig(codec="grok", patterns=[USER_PATTERN], host="bench")
-        parse_fn = run_cronwatch(lines, cfg)
-        parse_speeds, parse_cpu, e2e_speeds, e2e_cpu = [], [], [], []
-        for _ in range(args.repeat):
+        warm_fn = run_cronwatch(lines, cfg)  # one compiled parser for every round: its caches stay warm
+        warm_fn()
+        n = len(lines)
+        parse_wall, parse_cpu, warm_cpu, e2e_wall, e2e_cpu = [], [], [], [], []
+        for _ in range(args.repeat):  # the contenders take turns, so a busy moment of the machine hits them alike
+            # like for like: the shipper compiles its parsers at start-up, so parse-only gets a fresh
+            # parser each round too (compiled outside the timing): per-parser caches (time stamps
+            # by second, ...) start cold on both sides
+            parse_fn = run_cronwatch(lines, cfg)
+            tune_gc()  # the corpus frozen out of the collector, the shipper's thresholds (as end_to_end has)
             t0, c0 = time.perf_counter(), time.process_time()
             parse_fn()
-            parse_speeds.append(len(lines) / (time.perf_counter() - t0))
-            parse_cpu.append(len(lines) / (time.process_time() - c0))
+            parse_wall.append(n / (time.perf_counter() - t0))
+            parse_cpu.append(n / (time.process_time() - c0))
+            c0 = time.process_time()
+            warm_fn()
+            warm_cpu.append(n / (time.process_time() - c0))
             wall, cpu = end_to_end(url, lines, cfg, gzip=not args.no_gzip)
-            e2e_speeds.append(wall)
+            e2e_wall.append(wall)
             e2e_cpu.append(cpu)
-        parse_only, e2e = statistics.median(parse_speeds), statistics.median(e2e_speeds)
-        parse_per_cpu, e2e_per_cpu = statistics.median(parse_cpu), statistics.median(e2e_cpu)
-        print(f"ship: {len(lines)} Python logging lines, one grok pattern, gzip {'off' if args.no_gzip else 'on'}, "
-              f"median of {args.repeat} (cpu count {os.cpu_count()})")
-        print(f"  parse only (parsing pipeline) {parse_only:>12,.0f} lines/s")
-        print(f"  end to end (files -> _bulk)   {e2e:>12,.0f} lines/s   end-to-end/parse-only = "
-              f"{e2e / parse_only:.2f}x (target >= 0.5; >= 100k lines/s)")
+
+        def ratio(a: list[float], b: list[float]) -> float:  # the median of the per-round ratios
+            return statistics.median(x / y for x, y in zip(a, b, strict=True))
+
+        med = statistics.median
+        print(f"ship: {n} Python logging lines, one grok pattern, gzip {'off' if args.no_gzip else 'on'}, "
+              f"median of {args.repeat} rounds (cpu count {os.cpu_count()})")
+        print("  per CPU second (the shipper's CPU time: reading, parsing, encoding, compression, HTTP):")
+        print(f"    parse only (parsing pipeline, fresh parser) {med(parse_cpu):>10,.0f} lines/s")
+        print(f"    end to end (files -> _bulk)                 {med(e2e_cpu):>10,.0f} lines/s   "
+              f"end-to-end/parse-only = {ratio(e2e_cpu, parse_cpu):.2f}x (target >= 0.5)")
+        print(f"    parse only, parser reused (warm caches)     {med(warm_cpu):>10,.0f} lines/s   "
+              f"end-to-end/that = {ratio(e2e_cpu, warm_cpu):.2f}x")
+        print("  per wall second:")
+        print(f"    parse only (parsing pipeline, fresh parser) {med(parse_wall):>10,.0f} lines/s")
+        print(f"    end to end (files -> _bulk)                 {med(e2e_wall):>10,.0f} lines/s   "
+              f"end-to-end/parse-only = {ratio(e2e_wall, parse_wall):.2f}x (target >= 0.5; >= 100k lines/s)")
+        print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: wall-clock figures suffer "
+              f"when the machine is shared; the endpoint runs in its own process")
         bulk_paths(url)
-        print(f"  per CPU second of the shipper: parse only {parse_per_cpu:,.0f}, end to end {e2e_per_cpu:,.0f} "
-              f"lines/s = {e2e_per_cpu / parse_per_cpu:.2f}x (load average {os.getloadavg()[0]:.1f} on "
-              f"{os.cpu_count()} cores: wall-clock figures suffer when the machine is shared)")
     finally:
         server.terminate()
         server.wait(10)

@@ -7,6 +7,8 @@ bounded: once ``max_tasks`` are known, further tasks are counted under ``task="_
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+from itertools import repeat
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -88,32 +90,43 @@ class ShipperMetrics:
         self.stage("dead_lettered", n)
 
     def observe(self, docs: list[dict[str, Any]]) -> None:
-        """Count shipped documents in the log-derived metrics and their parse-failure tags."""
-        counts: dict[tuple[Any, Any], int] = {}
-        for doc in docs:
-            task = doc.get("task.name")
-            if task is None and "task" in doc:  # ECS fields as nested objects
-                task = field(doc, "task.name")
-            level = doc.get("log.level")
-            if level is None and "log" in doc:
-                level = field(doc, "log.level")
-            key = (task, level)
-            counts[key] = counts.get(key, 0) + 1
-            if "event.action" in doc or "event" in doc:
-                self._run(task, field(doc, "event.action"))
-            tags = doc.get("tags")
-            if tags:
-                for tag in tags:
-                    kind = TAG_KINDS.get(tag)
-                    if kind is not None:
-                        self.parse_failures.labels(kind).inc()
-        for (task, level), n in counts.items():
+        """Count shipped documents in the log-derived metrics and their parse-failure tags.
+
+        Called once per chunk of documents: the per-document work is done by C-level ``map`` and
+        ``Counter`` over the dotted fields; nested ECS objects are looked up only when a document has them.
+        """
+        if not docs:
+            return
+        n = len(docs)
+        keys = set().union(*docs)  # every top-level key of the chunk: one pass instead of one per key
+        tasks: list[Any] = list(map(dict.get, docs, repeat("task.name", n))) if "task.name" in keys else [None] * n
+        levels: list[Any] = list(map(dict.get, docs, repeat("log.level", n))) if "log.level" in keys else [None] * n
+        if "task" in keys and None in tasks:  # ECS fields as nested objects
+            tasks = [field(d, "task.name") if t is None and "task" in d else t for d, t in zip(docs, tasks, strict=True)]
+        if "log" in keys and None in levels:
+            levels = [field(d, "log.level") if lv is None and "log" in d else lv
+                      for d, lv in zip(docs, levels, strict=True)]
+        if "event.action" in keys or "event" in keys:
+            for d, task in zip(docs, tasks, strict=True):
+                if "event.action" in d or "event" in d:
+                    self._run(task, field(d, "event.action"))
+        if "tags" in keys:
+            tagged = [tags for tags in map(dict.get, docs, repeat("tags", n)) if tags]
+            kinds = Tally(kind for tags in tagged for tag in tags if (kind := TAG_KINDS.get(tag)) is not None)
+            for kind, k in kinds.items():
+                self.parse_failures.labels(kind).inc(k)
+        first = tasks[0]
+        if tasks.count(first) == n:  # usually one task per file: count the levels alone
+            counts: dict[tuple[Any, Any], int] = {(first, level): k for level, k in Tally(levels).items()}
+        else:
+            counts = Tally(zip(tasks, levels, strict=True))
+        for (task, level), k in counts.items():
             label = self.tasks.label(task)
             key = (label, str(level or "unknown"))
             child = self._log_children.get(key)
             if child is None:
                 child = self._log_children[key] = self.log_events.labels(*key)
-            child.inc(n)
+            child.inc(k)
 
     def observe_doc(self, doc: dict[str, Any]) -> None:
         """Count one shipped document (see :meth:`observe`)."""

@@ -8,10 +8,10 @@ with gzip. Several hosts are tried in turn. Transport errors become
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import ssl
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -78,6 +78,18 @@ def gzip_bytes(data: bytes, level: int = 1) -> bytes:
     return out
 
 
+def gzip_body(body: bytes | Sequence[bytes], level: int = 1) -> bytes:
+    """``body`` (bytes, or parts to join) as a gzip member; parts are joined and compressed a few
+    hundred at a time, so the compressor reads what was just copied from the CPU cache."""
+    if isinstance(body, bytes | bytearray):
+        return gzip_bytes(body, level)
+    comp = _zlib.compressobj(level, _zlib.DEFLATED, 31)
+    step = 512
+    out = [comp.compress(b"".join(body[i:i + step])) for i in range(0, len(body), step)]
+    out.append(comp.flush())
+    return b"".join(out)
+
+
 def auth_headers(username: str | None, password: str | None, api_key: str | None) -> dict[str, str]:
     """``Authorization`` for basic auth or an API key (``id:key`` or already encoded)."""
     if api_key:
@@ -142,14 +154,21 @@ class StoreService:
         if resp.status_code >= 400:
             raise StoreRejected(f"installing index template {name}: HTTP {resp.status_code}: {resp.text[:500]}")
 
-    async def bulk(self, body: bytes) -> tuple[int, bytes]:
-        """``POST /_bulk``; returns the status and the raw response body."""
+    async def bulk(self, body: bytes | Sequence[bytes]) -> tuple[int, bytes]:
+        """``POST /_bulk`` of ``body`` (NDJSON, or its encoded items in order); returns the status and raw answer.
+
+        The body is joined and compressed right here, on the event loop's thread: ISA-L compresses
+        at about 1 GB/s (~2 ms for a 5,000-document batch), and handing it to a worker thread
+        cost more than it saved (the two threads pass the GIL back and forth several times per
+        batch; on a busy machine each hand-over waits for the other thread to be scheduled).
+        """
         headers = {"Content-Type": "application/x-ndjson"}
         if self.gzip:
-            # zlib releases the GIL: compress big bodies in a thread, beside the parsing
-            body = await asyncio.to_thread(gzip_bytes, body) if len(body) > 65536 else gzip_bytes(body)
+            content = gzip_body(body)
             headers["Content-Encoding"] = "gzip"
-        resp = await self.request("POST", "/_bulk", content=body, headers=headers)
+        else:
+            content = body if isinstance(body, bytes) else b"".join(body)
+        resp = await self.request("POST", "/_bulk", content=content, headers=headers)
         return resp.status_code, resp.content
 
     async def count(self, index: str) -> int:

@@ -86,7 +86,7 @@ class BulkSink:
             attempt += 1
             started = time.perf_counter()
             try:
-                status, body = await self.service.bulk(b"".join(pending))
+                status, body = await self.service.bulk(pending)
             except StoreUnavailable as exc:
                 self._count("error", time.perf_counter() - started)
                 self._note_down(str(exc))

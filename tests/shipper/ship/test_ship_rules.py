@@ -66,7 +66,7 @@ async def test_checkpoint_waits_for_the_store_and_reading_is_bounded(tmp_path: P
 
     logs = tmp_path / "logs"
     logs.mkdir()
-    append(logs / "big.log", *(f"line {i:05d} " + "x" * 90 for i in range(20000)))  # 2 MB, chunks of 256 KB
+    append(logs / "big.log", *(f"line {i:05d} " + "x" * 90 for i in range(20000)))  # 2 MB, read 64 KiB at a time
     limits = Limits(batch_events=100, flush_interval=0.01, max_in_flight=2, scan_interval=0.05,
                     checkpoint_interval=0.02, shutdown_timeout=0.2)
     pipe = make_pipeline("http://store.invalid:9200", tmp_path / "state", [str(logs / "*.log")], limits=limits,
