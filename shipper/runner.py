@@ -14,9 +14,9 @@ import asyncio
 import contextlib
 import logging
 import os
-from binascii import hexlify
 from collections.abc import Callable, Sequence
 from typing import Any
+from zlib import crc32
 
 from orjson import dumps
 
@@ -26,7 +26,7 @@ from shipper.batch import Batch, Limits, ParserLike, Stats, Stopping
 from shipper.filters import InputRules
 from shipper.logmetrics import ShipperMetrics
 from shipper.model import Decoder, Event, RawLine
-from shipper.naming import DocIds
+from shipper.naming import ID_FORMAT, OFFSET_SEED, DocIds
 from shipper.sink.encoder import IndexNamer
 from shipper.sink.sink import BulkSink
 from shipper.tail.checkpoint import CheckpointStore
@@ -89,7 +89,7 @@ class Pipeline:
         ids = t.ids
         if ids is None:
             ids = t.ids = DocIds(t.state.key)
-        copy = ids.base.copy
+        prefix = ids.prefix
         cut = 10 if self.namer.tz is None else 16
         self.stats.events += len(events)
         self.metrics.stage("parsed", len(events))
@@ -107,9 +107,8 @@ class Pipeline:
                 content = raw.encode()
             except UnicodeEncodeError:  # lone surrogates: as DocIds encodes them
                 content = raw.encode("utf-8", "replace")
-            h = copy()
-            h.update(b"%d\0" % ev.offset + content)
-            did = hexlify(h.digest())
+            offset = ev.offset
+            did = ID_FORMAT % (crc32(content, offset & OFFSET_SEED), prefix, offset)  # as DocIds
             if active:
                 if not rules.keep(doc, raw, did.decode()):
                     continue

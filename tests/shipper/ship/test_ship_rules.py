@@ -18,6 +18,7 @@ from shipper.app import open_pipeline
 from shipper.config import InputConfig, ShipperConfig, SinkConfig
 from shipper.filters import InputRules
 from shipper.logmetrics import OTHER, ShipperMetrics, TaskLabels
+from shipper.naming import DocIds
 from shipper.parse import ParseConfig, compile_parser
 from shipper.runner import Limits
 from shipper.tail.checkpoint import CheckpointStore
@@ -198,3 +199,15 @@ def test_log_metrics_read_nested_ecs_fields_too() -> None:
     assert 'cronwatch_log_task_runs_total{outcome="success",task="x"} 1.0' in text
     assert 'cronwatch_shipper_parse_failures_total{kind="grok"} 1.0' in text
     assert 'cronwatch_shipper_parse_failures_total{kind="date"} 1.0' in text
+
+
+def test_sampling_real_ids_varies_per_record() -> None:
+    """Real document ids sample identical lines at successive offsets independently (the id's first
+    digits are seeded with the offset), keeping about the configured share."""
+    ids = DocIds("dev-ino-fingerprint")
+    rules = InputRules("p", sample=0.25)
+    line = "2026-11-22 10:00:01,000 INFO [job] heartbeat ok"
+    kept = sum(rules.keep({}, line, ids(i * 49, line)) for i in range(4000))
+    assert 0.2 < kept / 4000 < 0.3
+    assert ids(49, line) != ids(98, line) and ids(49, line) == DocIds("dev-ino-fingerprint")(49, line)
+    assert ids(49, line) != ids(49, line + "!") and ids(49, line) != DocIds("other")(49, line)
