@@ -94,7 +94,7 @@ def build_pipeline(cfg: ShipperConfig, service: StoreService, *, state_dir: str 
     metrics = metrics or ShipperMetrics(max_tasks=cfg.max_task_labels)
     s = cfg.sink
     dead = DeadLetterFile(s.dead_letter_file or state / "dead-letter.ndjson")
-    sink = BulkSink(service, dead, metrics=metrics,
+    sink = BulkSink(service, dead, metrics=metrics, item_attempts=s.item_max_attempts,
                     backoff=Backoff(initial=s.retry_initial.total_seconds(), maximum=s.retry_max.total_seconds()))
     files = [InputFiles(inp.paths, inp.exclude, inp.read_from == "end") for inp in cfg.inputs]
     rules = [InputRules(inp.index_prefix or s.index_prefix, drop_levels=inp.drop_levels, drop_regex=inp.drop_regex,

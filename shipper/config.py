@@ -76,6 +76,8 @@ class SinkConfig(Model):
     timeout: Duration = timedelta(seconds=30)
     retry_initial: Duration = timedelta(milliseconds=500)
     retry_max: Duration = timedelta(seconds=30)
+    # a document answered with a 5xx this many times in a row goes to the dead-letter file (429: retried on)
+    item_max_attempts: int = Field(default=10, ge=1)
     install_template: bool = True
     dead_letter_file: str | None = None
 

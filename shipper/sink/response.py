@@ -35,6 +35,8 @@ class BulkVerdict:
     acked: list[int] = field(default_factory=list)
     retry: list[int] = field(default_factory=list)
     dead: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
+    # per retried position: its status and reason (what the dead-letter record says if it gives up)
+    retry_errors: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
 
 
 def _error_of(result: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +76,7 @@ def read_bulk_response(body: bytes | dict[str, Any], count: int) -> BulkVerdict:
             verdict.acked.append(i)
         elif kind == RETRY:
             verdict.retry.append(i)
+            verdict.retry_errors[i] = (int(status), _error_of(result))
         else:
             verdict.dead.append((i, int(status), _error_of(result)))
     return verdict

@@ -2,7 +2,10 @@
 
 Whole-request failures (store down, 429, 5xx, a malformed answer, bad credentials) are retried
 forever with capped exponential backoff — the caller stops reading meanwhile, so memory stays
-bounded. Per-item 429/5xx are retried alone; other 4xx items go to the dead-letter file.
+bounded. Per-item 429/5xx are retried alone; other 4xx items go to the dead-letter file. An item
+refused with 429 (the store asks us to slow down) is retried for as long as it takes; one refused
+with a 5xx in ``item_attempts`` answers in a row (a document the store keeps failing on) goes to
+the dead-letter file with the last reason, so one bad document never stalls the input for good.
 A request refused as a whole (400, 413) is split in halves until the
 culprit is alone, then dead-lettered.
 """
@@ -47,7 +50,10 @@ class BulkSink:
     """Sends encoded bulk items with retries and dead-lettering."""
 
     def __init__(self, service: StoreService, deadletter: DeadLetterFile, *, backoff: Backoff | None = None,
-                 metrics: SinkMetrics | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+                 metrics: SinkMetrics | None = None, clock: Clock = SYSTEM_CLOCK, item_attempts: int = 10) -> None:
+        if item_attempts < 1:
+            raise ValueError("item_attempts must be at least 1")
+        self.item_attempts = item_attempts
         self.service = service
         self.deadletter = deadletter
         self.backoff = backoff or Backoff(initial=0.5, maximum=30.0)
@@ -78,6 +84,7 @@ class BulkSink:
 
     async def _send(self, items: list[bytes], result: SendResult) -> None:
         pending = items
+        strikes = [0] * len(items)  # per pending item: 5xx answers in a row
         attempt = 0
         while pending:
             if attempt:
@@ -93,7 +100,7 @@ class BulkSink:
                 continue
             self._count(str(status), time.perf_counter() - started)
             if status in (400, 413):  # the request as a whole is refused: isolate the culprit(s) by halving
-                if len(pending) > 1:
+                if len(pending) > 1:  # (5xx strikes start again in the halves: rare, and still bounded)
                     half = len(pending) // 2
                     await self._send(pending[:half], result)
                     await self._send(pending[half:], result)
@@ -113,7 +120,19 @@ class BulkSink:
             result.indexed += len(verdict.acked)
             if verdict.dead:
                 self._dead([(pending[i], status_, err) for i, status_, err in verdict.dead], result)
-            pending = [pending[i] for i in verdict.retry]
+            give_up = []
+            kept, kept_strikes = [], []
+            for i in verdict.retry:
+                status_, err = verdict.retry_errors.get(i, (500, {"type": None, "reason": None}))
+                n = strikes[i] + 1 if status_ != 429 else 0
+                if n >= self.item_attempts:
+                    give_up.append((pending[i], status_, {**err, "attempts": n}))
+                else:
+                    kept.append(pending[i])
+                    kept_strikes.append(n)
+            if give_up:
+                self._dead(give_up, result)
+            pending, strikes = kept, kept_strikes
 
     def _note_down(self, why: str) -> None:
         if self.down_since is None:

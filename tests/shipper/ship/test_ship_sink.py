@@ -144,6 +144,44 @@ async def test_item_retries_and_dead_letters(tmp_path: Path) -> None:
     await service.close()
 
 
+async def test_item_failing_with_5xx_is_dead_lettered_after_the_limit(tmp_path: Path) -> None:
+    """An item the store keeps failing on with a 5xx goes to the dead-letter file after
+    ``item_attempts`` answers in a row, with the reason; a 429 item is retried past that limit; a
+    5xx item that recovers in time is indexed. Nothing else waits for the bad one for ever."""
+    calls: list[list[str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        lines = gzip.decompress(request.content).splitlines()
+        ids = [orjson.loads(a)["index"]["_id"] for a in lines[::2]]
+        calls.append(ids)
+        items = []
+        for i in ids:
+            if i == "id0":  # always fails on this one
+                items.append({"index": {"_id": i, "status": 500, "error": {"type": "illegal_state_exception",
+                                                                          "reason": "shard failure"}}})
+            elif i == "id1" and len(calls) <= 5:  # busy for longer than the 5xx limit
+                items.append({"index": {"_id": i, "status": 429, "error": {"type": "es_rejected_execution_exception"}}})
+            elif i == "id2" and len(calls) <= 2:  # a passing 503
+                items.append({"index": {"_id": i, "status": 503, "error": {"type": "unavailable_shards_exception"}}})
+            else:
+                items.append({"index": {"_id": i, "status": 201}})
+        return httpx.Response(200, json={"errors": True, "items": items})
+
+    service = StoreService(["http://store:9200"], transport=httpx.MockTransport(handler))
+    dl = DeadLetterFile(tmp_path / "dl.ndjson")
+    sink = BulkSink(service, dl, backoff=Backoff(initial=0.0, maximum=0.0), clock=FakeClock(), item_attempts=3)
+    result = await sink.send([_item(0), _item(1), _item(2), _item(3)])
+    assert (result.indexed, result.dead) == (3, 1)
+    assert calls[:3] == [["id0", "id1", "id2", "id3"], ["id0", "id1", "id2"], ["id0", "id1", "id2"]]
+    assert calls[3:] == [["id1"], ["id1"], ["id1"]]
+    (rec,) = dl.read()
+    assert rec["_id"] == "id0" and rec["status"] == 500
+    assert rec["error"]["reason"] == "shard failure" and rec["error"]["attempts"] == 3
+    with pytest.raises(ValueError):
+        BulkSink(service, dl, item_attempts=0)
+    await service.close()
+
+
 async def test_store_down_is_retried_until_it_answers(tmp_path: Path) -> None:
     """Connection errors and 503s for the whole request are retried (never dropped) until the store answers."""
     state = {"n": 0}
