@@ -24,7 +24,7 @@ class ParserLike(Protocol):
 class Limits:
     """Batching, timing and shutdown settings (seconds and counts)."""
 
-    batch_events: int = 5000
+    batch_events: int = 10000
     batch_bytes: int = 5 * 1024 * 1024
     flush_interval: float = 1.0
     max_in_flight: int = 2

@@ -69,7 +69,7 @@ class SinkConfig(Model):
     api_key_file: str | None = None
     ca_file: str | None = None
     gzip: bool = True
-    batch_events: int = Field(default=5000, ge=1)
+    batch_events: int = Field(default=10000, ge=1)
     batch_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     flush_interval: Duration = timedelta(seconds=1)
     max_in_flight: int = Field(default=2, ge=1, le=64)
