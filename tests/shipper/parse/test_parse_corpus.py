@@ -132,12 +132,17 @@ def test_go_std_and_gin(corpus_dir: Path) -> None:
 
 
 def test_syslog_cron(corpus_dir: Path) -> None:
-    """System cron lines: the year is inferred, the host is the syslog host, program and pid kept."""
+    """System cron lines: the year is inferred, the host is the syslog host, program and pid kept;
+    a ``(user) CMD (command)`` line also gives the user and the command, its message stays whole."""
     found = corpus_docs(corpus_dir, "syslog-cron.log")
     assert found[0]["@timestamp"] == "2026-11-22T02:00:01.000Z"
     assert found[0]["host.name"] == "web-1"
-    assert found[0]["extra"] == {"program": "CRON", "pid": "23456"}
+    assert found[0]["extra"] == {"program": "CRON", "pid": "23456", "user": "root",
+                                 "command": "/usr/local/bin/backup.sh >> /var/log/backup.log 2>&1"}
     assert found[1]["message"] == "(www-data) CMD (php /var/www/artisan schedule:run)"
+    assert found[1]["extra"]["user"] == "www-data"
+    assert found[1]["extra"]["command"] == "php /var/www/artisan schedule:run"
+    assert found[2]["extra"] == {"program": "CRON", "pid": "23510"}  # "(CRON) info (...)": not a command
 
 
 def test_offsets_are_bytes_of_first_line(corpus_dir: Path) -> None:
@@ -158,8 +163,9 @@ FORMATS = [
      {"@timestamp": "2026-11-22T02:00:00.500Z", "log.level": "warn", "message": "slow"}),
     ('{"event": "job done", "level": "info", "timestamp": "2026-11-22T02:00:00.123456Z", "logger": "jobs"}',
      {"@timestamp": "2026-11-22T02:00:00.123Z", "message": "job done", "log.logger": "jobs"}),
-    ("2026-11-22T10:00:01.123456+08:00 web-1 CRON[23456]: (root) CMD (backup.sh)",
-     {"@timestamp": "2026-11-22T02:00:01.123Z", "host.name": "web-1", "message": "(root) CMD (backup.sh)"}),
+    ("2026-11-22T10:00:01.123456+08:00 web-1 CRON[23456]: (root) CMD (backup.sh (nightly))",
+     {"@timestamp": "2026-11-22T02:00:01.123Z", "host.name": "web-1", "message": "(root) CMD (backup.sh (nightly))",
+      "extra": {"program": "CRON", "pid": "23456", "user": "root", "command": "backup.sh (nightly)"}}),
     ("<78>Nov 22 10:00:01 web-1 CRON[23456]: (root) CMD (backup.sh)",
      {"@timestamp": "2026-11-22T10:00:01.000Z", "log.level": "info", "host.name": "web-1"}),
     ("ERROR:root:could not connect", {"log.level": "error", "message": "could not connect", "log.logger": "root"}),
