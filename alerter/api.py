@@ -13,6 +13,7 @@ Mutating endpoints need the bearer token when ``api.token`` is set; bodies are s
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -219,15 +220,20 @@ async def post_silence(request: web.Request) -> web.Response:
     sf = engine.silence_file
     assert sf is not None
     now = engine.clock.now()
+
+    def edit(silence: Silence, old: str | None) -> str:
+        if old:
+            if old not in sf.index.by_id:
+                raise SilenceNotFound(f"silence {old!r} not found")
+            if sf.index.by_id[old].state(now) != "expired":
+                sf.expire(old, now)
+        return sf.add(silence)
+
     try:
         silence = silence_from_api(body, now)
         old = body.get("id") if isinstance(body, dict) else None
-        if old:
-            if old not in engine.silences.by_id:
-                raise SilenceNotFound(f"silence {old!r} not found")
-            if engine.silences.by_id[old].state(now) != "expired":
-                sf.expire(old, now)
-        sid = sf.add(silence)
+        async with engine.silence_edits:
+            sid = await asyncio.to_thread(edit, silence, str(old) if old else None)
     except SilenceNotFound as exc:
         return json_error(404, str(exc))
     except (SilenceError, ConfigError) as exc:
@@ -240,7 +246,8 @@ async def delete_silence(request: web.Request) -> web.Response:
     sf = engine.silence_file
     assert sf is not None
     try:
-        sf.expire(request.match_info["id"], engine.clock.now())
+        async with engine.silence_edits:
+            await asyncio.to_thread(sf.expire, request.match_info["id"], engine.clock.now())
     except SilenceNotFound as exc:
         return json_error(404, str(exc))
     except (SilenceError, ConfigError) as exc:

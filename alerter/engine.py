@@ -112,6 +112,9 @@ class Engine:
         self._loop_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self.silence_file: SilenceFile | None = None
+        # API edits of the silences file, one at a time, each on a thread: a round trip of the whole
+        # file (comments kept) takes about a second with 1,000 silences, the loop keeps running meanwhile
+        self.silence_edits = asyncio.Lock()
         self.slots: dict[str, list[Slot]] = {}
         self.shared: SharedLog | None = None
         self._closing: list[SharedLog] = []

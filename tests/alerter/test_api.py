@@ -179,3 +179,43 @@ async def test_reload_bad_config_keeps_old(alerter: RunningAlerter, tmp_path: Pa
         (tmp_path / "alerter.yml").write_text(CFG.replace("group_wait: 0s", "group_wait: 10s"))
         assert (await c.post("/-/reload")).status_code == 200
         assert alerter.engine.router.root.opts.group_wait == timedelta(seconds=10)
+
+
+async def test_silence_edits_run_off_the_event_loop(alerter: RunningAlerter, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding, replacing and expiring a silence rewrites the YAML file on a worker thread (a round
+    trip of a large file takes about a second), one edit at a time, with the same results."""
+    import threading
+
+    from alerter.silencefile import SilenceFile
+    from alerter.silences import Silence
+
+    seen: list[tuple[str, bool]] = []
+    original_add, original_expire = SilenceFile.add, SilenceFile.expire
+
+    def add(self: SilenceFile, silence: Silence) -> str:
+        seen.append(("add", threading.current_thread() is threading.main_thread()))
+        return original_add(self, silence)
+
+    def expire(self: SilenceFile, sid: str, now: datetime) -> None:
+        seen.append(("expire", threading.current_thread() is threading.main_thread()))
+        original_expire(self, sid, now)
+
+    monkeypatch.setattr(SilenceFile, "add", add)
+    monkeypatch.setattr(SilenceFile, "expire", expire)
+    now = datetime.now(UTC)
+    body = {"matchers": [{"name": "task", "value": "x", "isRegex": False, "isEqual": True}],
+            "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=1)).isoformat(),
+            "createdBy": "me", "comment": "first"}
+    async with httpx.AsyncClient(base_url=alerter.url, headers=AUTH) as c:
+        sids = [(await c.post("/api/v2/silences", json={**body, "comment": f"n{i}"})).json()["silenceID"]
+                for i in range(2)]
+        replaced = (await c.post("/api/v2/silences", json={**body, "id": sids[0], "comment": "new"})).json()
+        assert (await c.delete(f"/api/v2/silence/{sids[1]}")).status_code == 200
+        assert (await c.post("/api/v2/silences", json={**body, "id": "nope"})).status_code == 404
+        states = {s["id"]: (s["status"]["state"], s["comment"]) for s in (await c.get("/api/v2/silences")).json()}
+    assert states[sids[0]] == ("expired", "n0") and states[sids[1]] == ("expired", "n1")
+    assert states[replaced["silenceID"]] == ("active", "new")
+    assert seen == [("add", False), ("add", False), ("expire", False), ("add", False), ("expire", False)]
+    text = (tmp_path / "silences.yml").read_text()
+    assert text.count("comment:") == 3
