@@ -167,7 +167,7 @@ def _updated(engine: Engine) -> datetime:
 
 async def get_silences(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
-    engine.refresh_silences()
+    await engine.reload_silences_off_loop()
     filters = _filters(request)
     now, updated = engine.clock.now(), _updated(engine)
     out = []

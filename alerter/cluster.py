@@ -77,7 +77,7 @@ class SharedLog:
         if token is not None:
             await self._redis.eval(_RELEASE, 1, self._k(key) + ":claim", token)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         await self._redis.aclose()
 
 

@@ -54,8 +54,6 @@ def common(maps: list[dict[str, str]]) -> dict[str, str]:
     if not maps:
         return {}
     out = dict(maps[0])
-    if len(maps) == 1:
-        return out
     for m in maps[1:]:
         out = {k: v for k, v in out.items() if m.get(k) == v}
     return out
@@ -80,16 +78,16 @@ def build_integrations(cfg: AlerterConfig, ctx: BuildContext) -> dict[str, list[
     return out
 
 
-async def close_integrations(integrations: list[Integration]) -> None:
-    """``aclose()`` each integration that has one; a failure is logged, never raised."""
-    for integ in integrations:
-        aclose = getattr(integ, "aclose", None)
+async def close_all(resources: list[Any]) -> None:
+    """``aclose()`` each resource (integration, shared log) that has one; a failure is logged, never raised."""
+    for res in resources:
+        aclose = getattr(res, "aclose", None)
         if aclose is None:
             continue
         try:
             await aclose()
         except Exception:
-            log.exception("closing a replaced receiver failed", extra={"alerter.integration": integ.kind})
+            log.exception("closing a replaced resource failed", extra={"alerter.resource": repr(res)})
 
 
 class Engine:
@@ -117,8 +115,7 @@ class Engine:
         self.silence_edits = asyncio.Lock()
         self.slots: dict[str, list[Slot]] = {}
         self.shared: SharedLog | None = None
-        self._closing: list[SharedLog] = []
-        self._retired: list[Integration] = []  # replaced by a reload; closed once their deliveries end
+        self._retired: list[Any] = []  # replaced by a reload (integrations, shared log); closed at stop()
         self.started_at = clock.now()
         self.ready = False
         self.metrics.watch_states(self.state_counts)
@@ -140,6 +137,7 @@ class Engine:
             silence_file.load()  # a bad file at start-up or reload fails the whole load, loudly
             self.metrics.silences_ok.set(1)
         # nothing below can fail: switch over
+        old_cfg = self.cfg
         old_status = {(s.receiver, s.kind, s.index): s.status for ss in self.slots.values() for s in ss}
         self._retire([s.integration for ss in self.slots.values() for s in ss])
         self.slots = {}
@@ -157,9 +155,12 @@ class Engine:
         self.deliverer = Deliverer(self.metrics, self.clock, Backoff(cfg.delivery.backoff_initial.total_seconds(),
                                                                      cfg.delivery.backoff_max.total_seconds()))
         self.resolve_timeout = cfg.global_.resolve_timeout
-        if self.shared is not None:
-            self._closing.append(self.shared)
-        self.shared = SharedLog(cfg.cluster, cfg.delivery.nflog_retention) if cfg.cluster else None
+        same_cluster = self.shared is not None and cfg.cluster == old_cfg.cluster and \
+            cfg.delivery.nflog_retention == old_cfg.delivery.nflog_retention
+        if not same_cluster:  # a reload that keeps the cluster settings keeps the Redis client
+            if self.shared is not None:
+                self._retire([self.shared])
+            self.shared = SharedLog(cfg.cluster, cfg.delivery.nflog_retention) if cfg.cluster else None
         self.groups.clear()
         self._heap.clear()
         now = self.clock.now()
@@ -305,8 +306,8 @@ class Engine:
             try:
                 entry = await shared.get(key)
                 if not needs_update(entry, firing, resolved, send_resolved, repeat, now):
-                    if entry is not None:  # keep the local log in step, for when Redis is away
-                        self.nflog.log(key, entry.firing, entry.resolved, entry.timestamp)
+                    if entry is not None and self.nflog.get(key) != entry:  # keep the local log in step,
+                        self.nflog.log(key, entry.firing, entry.resolved, entry.timestamp)  # for when Redis is away
                     return True
                 if not await shared.claim(key, group.dest.opts.group_interval):
                     return True  # another replica is sending this one
@@ -422,22 +423,22 @@ class Engine:
         self._loop_task = asyncio.create_task(self._loop())
         self.ready = True
 
-    def _retire(self, integrations: list[Integration]) -> None:
-        """Close replaced integrations (their own HTTP clients, summary timers) once the flushes
-        running now, which may still use them, have ended."""
-        if not integrations:
+    def _retire(self, resources: list[Any]) -> None:
+        """Close replaced integrations (their own HTTP clients, summary timers) and shared logs once
+        the flushes running now, which may still use them, have ended."""
+        if not resources:
             return
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # not serving yet (or a synchronous caller): closed at stop()
-            self._retired += integrations
+            self._retired += resources
             return
         running = list(self._tasks)
 
         async def close_later() -> None:
             if running:
                 await asyncio.wait(running)
-            await close_integrations(integrations)
+            await close_all(resources)
 
         t = asyncio.create_task(close_later())
         self._tasks.add(t)
@@ -455,12 +456,9 @@ class Engine:
             for t in pending:
                 t.cancel()
         current = [s.integration for ss in self.slots.values() for s in ss]
-        await close_integrations([*self._retired, *current])
+        await close_all([*self._retired, *current, *([self.shared] if self.shared else [])])
         self._retired.clear()
         if self._own_http:
             await self.http.aclose()
         await self.sessions.close()
-        for shared in [*self._closing, *([self.shared] if self.shared else [])]:
-            await shared.close()
-        self._closing.clear()
         self.nflog.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import ssl
 from pathlib import Path
-from typing import Any
 
 import httpx
 from pydantic import SecretStr, field_validator, model_validator
@@ -97,12 +96,5 @@ class HttpConfig(Model):
 
     def client(self, base_dir: Path, timeout: float) -> httpx.AsyncClient:
         """A client honouring ``tls_config`` and ``proxy_url`` (TLS always verified)."""
-        verify: Any = True
-        tls = self.tls_config
-        if tls is not None and (tls.ca_file or tls.cert_file):
-            ctx = ssl.create_default_context(cafile=str(base_dir / tls.ca_file) if tls.ca_file else None)
-            if tls.cert_file and tls.key_file:
-                ctx.load_cert_chain(str(base_dir / tls.cert_file), str(base_dir / tls.key_file))
-            verify = ctx
-        return httpx.AsyncClient(verify=verify, proxy=self.proxy_url, timeout=timeout,
+        return httpx.AsyncClient(verify=self.ssl_context(base_dir), proxy=self.proxy_url, timeout=timeout,
                                  follow_redirects=self.follow_redirects)

@@ -129,10 +129,8 @@ class NotificationLog:
         """Write pending entries now and wait until everything asked of the writer is done."""
         if self._db is None:
             return
-        if self._pending:
-            rows, self._pending = self._pending, []
-            self._run(self._write, orjson.dumps(rows)).result()
-        elif self._writer is not None:
+        self._hand_over()
+        if self._writer is not None:  # one writer thread, first in first out: this waits for all before it
             self._run(lambda: None).result()
 
     def gc(self, now: datetime) -> int:

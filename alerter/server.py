@@ -76,13 +76,18 @@ class Server:
         self.gc = GcPolicy()
         self._gc_task: asyncio.Task[None] | None = None
 
+    def _generation(self) -> tuple[object, object]:
+        """What a reload replaces (the configuration, the silences): compared by identity."""
+        return self.engine.cfg, self.engine.silence_file.index if self.engine.silence_file else None
+
     async def _gc_ticks(self) -> None:
-        """Once a second: the periodic full collection; refreeze after the silences were reloaded."""
-        seen = self.engine.silence_file.index if self.engine.silence_file else None
+        """Once a second: the periodic full collection; refreeze after any reload (SIGHUP, POST
+        /-/reload, an edited silences file), once."""
+        seen = self._generation()
         while True:
             await asyncio.sleep(1.0)
-            now = self.engine.silence_file.index if self.engine.silence_file else None
-            if now is not seen:
+            now = self._generation()
+            if now[0] is not seen[0] or now[1] is not seen[1]:
                 seen = now
                 self.gc.refreeze()
             else:
@@ -117,7 +122,6 @@ class Server:
             return
         self.engine.metrics.config_ok.set(1)
         self._start_pollers()
-        self.gc.refreeze()
         log.info("configuration reloaded")
 
     async def stop(self) -> None:

@@ -66,16 +66,10 @@ class SilenceFile:
 
     def reload_if_changed(self) -> bool | None:
         """Reload when the file changed: True reloaded, False invalid (old silences kept), None unchanged."""
-        stamp = self._current_stamp()
-        if stamp == self._stamp:
+        if not self.changed():
             return None
-        try:
-            self.load()
-        except ConfigError as exc:
-            self._stamp = stamp
-            self.last_error = exc
-            return False
-        return True
+        base, stamp, text = self.snapshot()
+        return self.install(base, stamp, self.parse_snapshot(text))
 
     # --- reloading off the event loop: snapshot on the loop, parse on a thread, install on the loop
 

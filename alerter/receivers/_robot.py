@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,15 @@ from cronwatch.errors import ConfigError
 log = logging.getLogger("cronwatch.alerter.receivers")
 SAFETY_MARGIN = 1.0
 DELIVERED_MEMORY = 600.0  # seconds a "delivered in summary" answer is kept for the engine's retry
+
+
+def check_webhook_url(url: str, param: str) -> None:
+    """A robot webhook URL must be http(s) and carry its ``param=`` (the token); the error never echoes it."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("webhook_url must be an http(s) URL")
+    if not urllib.parse.parse_qs(parts.query).get(param):
+        raise ValueError(f"webhook_url has no {param}= parameter")
 
 
 class RobotOptions(MessageOptions):

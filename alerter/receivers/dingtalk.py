@@ -24,7 +24,7 @@ from pydantic import SecretStr, model_validator
 from alerter.model import BuildContext
 from alerter.receivers._common import config_path
 from alerter.receivers._http import Scrubber, dumps, redact_url
-from alerter.receivers._robot import RobotIntegration, RobotOptions
+from alerter.receivers._robot import RobotIntegration, RobotOptions, check_webhook_url
 from alerter.templating import Rendered
 from cronwatch.config import read_secret
 
@@ -70,7 +70,7 @@ class DingtalkConfig(RobotOptions):
             raise ValueError("secret: a DingTalk signing secret starts with SEC (copy it from the robot's "
                              "security settings, 加签); the access token goes in webhook_url/access_token")
         if self.webhook_url is not None:
-            _check_url(self.webhook_url.get_secret_value(), "access_token")
+            check_webhook_url(self.webhook_url.get_secret_value(), "access_token")
         if not 256 <= self.max_bytes <= MAX_BODY_BYTES:
             raise ValueError(f"max_bytes must be between 256 and {MAX_BODY_BYTES}")
         return self
@@ -87,14 +87,6 @@ class DingtalkConfig(RobotOptions):
     def build(self, ctx: BuildContext) -> DingtalkIntegration:
         """The integration for this entry."""
         return DingtalkIntegration(self, ctx)
-
-
-def _check_url(url: str, param: str) -> None:
-    parts = urllib.parse.urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("webhook_url must be an http(s) URL")
-    if not urllib.parse.parse_qs(parts.query).get(param):
-        raise ValueError(f"webhook_url has no {param}= parameter")
 
 
 def _without_signature(url: str) -> str:

@@ -17,7 +17,7 @@ from pydantic import SecretStr, model_validator
 from alerter.model import BuildContext
 from alerter.receivers._common import config_path
 from alerter.receivers._http import Scrubber, redact_url
-from alerter.receivers._robot import RobotIntegration, RobotOptions
+from alerter.receivers._robot import RobotIntegration, RobotOptions, check_webhook_url
 from alerter.receivers._truncate import utf8_len
 from alerter.templating import Rendered
 from cronwatch.config import read_secret
@@ -47,11 +47,7 @@ class WecomConfig(RobotOptions):
             raise ValueError("give exactly one of webhook_url, webhook_url_file, key, key_file "
                              f"(got {', '.join(given) or 'none'})")
         if self.webhook_url is not None:
-            parts = urllib.parse.urlsplit(self.webhook_url.get_secret_value().strip())
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError("webhook_url must be an http(s) URL")
-            if not urllib.parse.parse_qs(parts.query).get("key"):
-                raise ValueError("webhook_url has no key= parameter")
+            check_webhook_url(self.webhook_url.get_secret_value(), "key")
         if self.max_bytes is not None and not 64 <= self.max_bytes <= LIMITS[self.message_type]:
             raise ValueError(f"max_bytes must be between 64 and {LIMITS[self.message_type]} for {self.message_type}")
         return self
