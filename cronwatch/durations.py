@@ -14,7 +14,7 @@ from pydantic import BeforeValidator, PlainSerializer
 
 from cronwatch.errors import DurationError
 
-_UNITS_NS = {
+UNITS_NS = {
     "ns": 1,
     "us": 1_000,
     "µs": 1_000,
@@ -26,7 +26,7 @@ _UNITS_NS = {
     "d": 86400 * 1_000_000_000,
     "w": 7 * 86400 * 1_000_000_000,
 }
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d|w)")
+DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d|w)")
 
 
 def parse_duration_ns(text: str) -> int:
@@ -41,10 +41,10 @@ def parse_duration_ns(text: str) -> int:
     pos = 0
     total = 0.0
     while pos < len(s):
-        m = _PART.match(s, pos)
+        m = DURATION_PART.match(s, pos)
         if m is None:
             raise DurationError(f'invalid duration "{text}"')
-        total += float(m.group(1)) * _UNITS_NS[m.group(2)]
+        total += float(m.group(1)) * UNITS_NS[m.group(2)]
         pos = m.end()
     if pos == 0:
         raise DurationError(f'invalid duration "{text}"')

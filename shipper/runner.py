@@ -27,7 +27,7 @@ from shipper.filters import InputRules
 from shipper.logmetrics import ShipperMetrics
 from shipper.model import Decoder, Event, RawLine
 from shipper.naming import ID_FORMAT, OFFSET_SEED, DocIds
-from shipper.sink.encoder import IndexNamer
+from shipper.sink.encoder import ACTION_TAIL, IndexNamer, action_head
 from shipper.sink.sink import BulkSink
 from shipper.tail.checkpoint import CheckpointStore
 from shipper.tail.reader import DEFAULT_CHUNK
@@ -90,7 +90,7 @@ class Pipeline:
         if ids is None:
             ids = t.ids = DocIds(t.state.key)
         prefix = ids.prefix
-        cut = 10 if self.namer.tz is None else 16
+        cut = self.namer.cut
         self.stats.events += len(events)
         self.metrics.stage("parsed", len(events))
         active = rules.active
@@ -116,13 +116,13 @@ class Pipeline:
             ts = doc.get("@timestamp")
             if ts.__class__ is not str or ts[:cut] != last_key or fixed_prefix is None or ts[-1:] != "Z":
                 index = self._index(fixed_prefix or rules.prefix_for(doc), doc, ev)
-                head = b'{"index":{"_index":"' + index.encode() + b'","_id":"'
+                head = action_head(index)
                 last_key = ts[:cut] if fixed_prefix is not None and ts.__class__ is str and ts[-1:] == "Z" else ""
             try:
                 source = dumps(doc)
             except TypeError:  # a value orjson cannot encode natively: as text
                 source = dumps(doc, default=str)
-            append(join((head, did, b'"}}\n', source, b"\n")))
+            append(join((head, did, ACTION_TAIL, source, b"\n")))
         if items:
             await self._add(t, kept, items)
         self.metrics.observe([ev.doc for ev in kept])
@@ -262,21 +262,20 @@ class Pipeline:
         progressed = False
         tailer = self.tailer
         for t in list(tailer.files.values()):
-            lines, n = tailer.read(t, now, READ_CHUNK)
-            if n or lines:
+            reads = 0
+            while reads < READS_PER_PASS:  # a file with data: up to READS_PER_PASS chunks, each decoded and batched at once
+                lines, n = tailer.read(t, now, READ_CHUNK)
+                if not (n or lines):
+                    break
+                reads += 1
+                self.stats.bytes += n
+                if self.on_progress is not None:
+                    self.on_progress(n, len(lines))
+                await self.emit(t, self._feed(t, lines))
+                if n < READ_CHUNK:
+                    break
+            if reads:
                 progressed = True
-                reads = 1
-                while True:  # a file with data: up to READS_PER_PASS chunks, each decoded and batched at once
-                    self.stats.bytes += n
-                    if self.on_progress is not None:
-                        self.on_progress(n, len(lines))
-                    await self.emit(t, self._feed(t, lines))
-                    if n < READ_CHUNK or reads >= READS_PER_PASS:
-                        break
-                    lines, n = tailer.read(t, now, READ_CHUNK)
-                    if not (n or lines):
-                        break
-                    reads += 1
                 continue
             await self.emit(t, t.decoder.flush(now))
             if tailer.release_ready(t, now):

@@ -84,7 +84,7 @@ class LineDecoder:
         self._mode = NONE
         self._prev_ts: str | None = None
         self._builtin_rules = parser.start_rx is None
-        self._safe_len = parser.max_line_bytes // 4  # a line this short cannot exceed the byte limit
+        self._safe_len = parser.safe_len
         self._document = parser.document
         # the pending record is one ordinary line (built-in rules, no stack, tag or cut): a next
         # line that starts with a character of STARTS completes it without further checks

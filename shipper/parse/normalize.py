@@ -10,7 +10,7 @@ import re
 from binascii import unhexlify
 from typing import Any
 
-from cronwatch.durations import parse_duration_ns
+from cronwatch.durations import DURATION_PART, UNITS_NS, parse_duration_ns
 from cronwatch.errors import DurationError
 
 LEVELS: dict[str, str] = {}
@@ -105,11 +105,6 @@ DURATION_FIELDS: dict[str, float] = {
 }
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-# one number and one unit (``85.211µs``, ``1.5s``): what parse_duration_ns computes, without its loop
-_ONE_UNIT = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d|w)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-            "m": 60 * 1_000_000_000, "h": 3600 * 1_000_000_000, "d": 86400 * 1_000_000_000,
-            "w": 7 * 86400 * 1_000_000_000}
 
 
 def duration_ns(value: Any, unit_ns: float) -> int | None:
@@ -124,9 +119,9 @@ def duration_ns(value: Any, unit_ns: float) -> int | None:
         s = value.strip()
         # a plain number ends in a digit or ".", a number with a unit in a letter: one check each
         if s[-1:].isalpha():
-            m = _ONE_UNIT.fullmatch(s)
+            m = DURATION_PART.fullmatch(s)  # one number and one unit (``1.5s``): parse_duration_ns without its loop
             if m is not None:
-                return round(float(m.group(1)) * _UNIT_NS[m.group(2)])
+                return round(float(m.group(1)) * UNITS_NS[m.group(2)])
         elif _NUMBER.fullmatch(s):
             return round(float(s) * unit_ns)
         try:

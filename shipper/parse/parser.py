@@ -73,7 +73,9 @@ class Parser:
         else:
             self.groks = ()
         self.n_user = len(self.user_groks)
-        failure_tag = "_grokparsefailure" if (self.codec == "grok" or self.n_user) else None
+        # the tag of a line no pattern matched: only when patterns were asked for (grok, or user patterns)
+        self.failure_tag = failure_tag = "_grokparsefailure" if (self.codec == "grok" or self.n_user) else None
+        self.safe_len = self.max_line_bytes // 4  # a line this short cannot exceed the byte limit
         # what decoders call: one function generated for this input (auto, grok), else the generic path
         self.document: DocumentFn = (
             compile_document(self.codec, self.groks, self.builder, failure_tag) if self.codec in ("auto", "grok")
@@ -82,7 +84,7 @@ class Parser:
 
         # what LineDecoder.feed_many runs over lines that take the one-line fast path
         self.plain_run: PlainRunFn = compile_plain_run(self.codec, self.groks, self.builder, failure_tag,
-                                                       self.document, STARTS, self.max_line_bytes // 4)
+                                                       self.document, STARTS, self.safe_len)
 
     def task_for(self, path: str) -> str | None:
         """The task name the configured regex finds in ``path`` (None without one or no match)."""
@@ -128,7 +130,7 @@ class Parser:
         except GrokTimeout:
             tag: str | None = "_groktimeout"  # the line gives up: no later pattern is tried
         else:
-            tag = "_grokparsefailure" if (codec == "grok" or self.n_user) else None
+            tag = self.failure_tag
         if tag is not None:
             tags = [*tags, tag] if tags else [tag]
         return build(None, text, path, offset, read_time, None, stack, tags, task, True)
@@ -165,9 +167,7 @@ class Parser:
                     return fields, None, True
         except GrokTimeout:
             return None, "_groktimeout", True
-        if self.codec == "grok" or self.n_user:
-            return None, "_grokparsefailure", True
-        return None, None, True
+        return None, self.failure_tag, True
 
 
 def compile_parser(cfg: ParseConfig) -> Parser:

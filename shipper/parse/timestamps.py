@@ -86,7 +86,6 @@ def _offset(zone: str) -> tzinfo:
     return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
-_SECONDS = [f"{i:02d}" for i in range(60)]
 _MINUTE = timedelta(minutes=1)
 
 

@@ -13,10 +13,17 @@ import orjson
 
 from shipper.naming import index_day
 
+ACTION_TAIL = b'"}}\n'  # what follows the id in an action line
+
+
+def action_head(index: str) -> bytes:
+    """An action line up to its ``_id`` value: ``{"index":{"_index":...,"_id":"``."""
+    return b'{"index":{"_index":"' + index.encode() + b'","_id":"'
+
 
 def action_line(index: str, doc_id: str) -> bytes:
     """``{"index":{"_index":...,"_id":...}}\\n`` (index names and ids never need JSON escaping here)."""
-    return b'{"index":{"_index":"' + index.encode() + b'","_id":"' + doc_id.encode() + b'"}}\n'
+    return action_head(index) + doc_id.encode() + ACTION_TAIL
 
 
 def encode_item(doc: dict[str, Any], index: str, doc_id: str) -> bytes:
@@ -37,7 +44,7 @@ class IndexNamer:
 
     def __init__(self, tz: tzinfo | None = None) -> None:
         self.tz = tz
-        self._cut = 10 if tz is None else 16  # a zone's offset may be a whole number of minutes
+        self.cut = 10 if tz is None else 16  # a zone's offset may be a whole number of minutes
         self._cache: dict[tuple[str, str], str] = {}
 
     def day(self, doc: dict[str, Any]) -> str:
@@ -50,8 +57,8 @@ class IndexNamer:
     def name(self, prefix: str, doc: dict[str, Any]) -> str:
         """``<prefix>-YYYY.MM.DD``."""
         ts = doc.get("@timestamp")
-        if isinstance(ts, str) and ts.endswith("Z") and len(ts) > self._cut:
-            key = (prefix, ts[: self._cut])
+        if isinstance(ts, str) and ts.endswith("Z") and len(ts) > self.cut:
+            key = (prefix, ts[: self.cut])
             name = self._cache.get(key)
             if name is None:
                 if len(self._cache) > 4096:

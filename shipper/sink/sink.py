@@ -123,7 +123,7 @@ class BulkSink:
             give_up = []
             kept, kept_strikes = [], []
             for i in verdict.retry:
-                status_, err = verdict.retry_errors.get(i, (500, {"type": None, "reason": None}))
+                status_, err = verdict.retry_errors[i]
                 n = strikes[i] + 1 if status_ != 429 else 0
                 if n >= self.item_attempts:
                     give_up.append((pending[i], status_, {**err, "attempts": n}))
