@@ -280,13 +280,14 @@ class Scheduler:
         collect garbage, so neither competes with a burst of runs for the GIL; done anyway when
         work piles up."""
         state = self.state
-        if state is not None and state.pending():
-            now = self.clock.time()
-            if idle >= 0.05 or state.pending() > 20_000 or now - self._pushed_at > 1.0:
-                state.push()
-                self._pushed_at = now
+        now = self.clock.time()
+        writes = state.pending() if state is not None else 0
+        if writes and (idle >= 0.05 or writes > 20_000 or now - self._pushed_at > 1.0):
+            assert state is not None
+            state.push()
+            self._pushed_at = now
         if idle >= 0.05:
-            self._arm(self.clock.time())
+            self._arm(now)
         if not self.manage_gc:
             return
         pending = gc.get_count()[0]
@@ -343,10 +344,6 @@ class Scheduler:
             for gate in self._gates.pop(slot):
                 if not gate.done():
                     gate.set_result(True)
-
-    def tick(self, now: float) -> None:
-        """Schedule new tasks and fire every slot due at ``now`` (release, then bookkeeping)."""
-        self._settle(self._release(now))
 
     def _release(self, now: float) -> list[Fired | Armed]:
         """Start every run due at ``now`` with as little work per run as possible; return the on-time
@@ -497,7 +494,9 @@ class Scheduler:
         if self._burst is not None:  # called during a burst (late slot, or by a call's first step)
             self._enlist()
         armed = entry.armed
-        if armed is not None and armed.slot == slot and trigger == "schedule":
+        if armed is None or armed.slot != slot or trigger != "schedule":
+            armed = None  # not the run prepared for this slot
+        if armed is not None:
             ctx = armed.ctx
         else:
             trace_id, span_id, run_id = ids.take()
@@ -514,8 +513,8 @@ class Scheduler:
                 if task is not None:
                     self.driver.cancel_reasons[run_id] = "replaced by a newer run (concurrency: replace)"
                     task.cancel()
-        armed = entry.armed
-        if armed is not None and armed.ctx is ctx and armed.task is not None:
+        if armed is not None:
+            assert armed.task is not None  # _arm parks a task for every prepared run
             armed.go = True  # its task is parked on the slot's gate, which the tick opens next
             entry.armed = None
             task = armed.task

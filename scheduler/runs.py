@@ -256,7 +256,6 @@ class RunDriver:
         spec, m, clock = entry.spec, entry.m, self.sched.clock
         assert m is not None
         attempts = entry.attempts
-        call = entry.call
         result, stack = first or _NOT_RUN, None
         for attempt in range(1, attempts + 1):
             t0 = start if attempt == 1 else clock.time()
@@ -265,18 +264,9 @@ class RunDriver:
                 if attempt > 1:
                     ctx.span_id = new_span_id()
                 self.defer_started(ctx, spec.schedule, t0, attempt, attempts, extra)
-                if call is not None and call.is_async and spec.timeout is None:
-                    token = CURRENT_RUN.set(ctx)
-                    try:
-                        await (call.fn(ctx) if call.wants_ctx else call.fn())
-                        result = _SUCCESS
-                    except (Exception, SystemExit, KeyboardInterrupt) as exc:
-                        result = AttemptResult("failure", error_from_exception(exc))
-                    finally:
-                        CURRENT_RUN.reset(token)
-                else:
+                if not entry.fast:
                     m.last_run.set(t0)  # slow path (process, thread, time limit): show the start at once
-                    result, stack = await self._attempt(entry, ctx)
+                result, stack = await self._attempt(entry, ctx)
             if result.outcome == "success" or attempt == attempts:
                 break
             now = clock.time()
