@@ -6,14 +6,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit system-deps bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py shipper/parse/_fastrun.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
 system-deps:
-	@bash scripts/install-system-deps.sh
+	@PYTHON=$(PYTHON) bash scripts/install-system-deps.sh
 
 ## make demo: the whole pipeline on embedded defaults (store, Prometheus, alerter, shipper, scheduler)
 demo: $(STAMP)
@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/cronwatch demo $(DEMO_ARGS)
 
 ## make test: install everything needed, then lint, type-check and run the full suite
-test: $(STAMP) system-deps lint typecheck unit
+test: system-deps $(STAMP) lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

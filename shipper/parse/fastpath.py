@@ -11,13 +11,19 @@ left out of the code. A pattern that can only match lines starting with certain 
 Field names are always quoted with ``repr``: never evaluated.
 
 ``compile_plain_run`` writes the decoder's batch loop (``LineDecoder.feed_many``) over the lines
-that take its one-line fast path, with the same document code inlined in the loop body.
+that take its one-line fast path, with the same document code inlined in the loop body. Where the
+C extension ``shipper.parse._fastrun`` is built (``setup.py``), that loop is its ``PlainRun``
+instead: :func:`plan_for` turns each pattern's captures into its operations, with the decisions
+:func:`_build_code` makes, and every line it does not handle itself goes to the generated
+``document`` function, so both give the same events. ``CRONWATCH_NO_EXTENSIONS=1`` keeps to Python.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -103,8 +109,19 @@ _RUN_TAIL = [
 ]
 
 
+def _extension() -> Any:
+    """The compiled ``shipper.parse._fastrun`` module, or None (not built, or turned off)."""
+    if os.environ.get("CRONWATCH_NO_EXTENSIONS", "") not in ("", "0"):
+        return None
+    try:
+        return importlib.import_module("shipper.parse._fastrun")
+    except ImportError:
+        return None
+
+
 def compile_plain_run(codec: str, groks: Sequence[Grok], builder: DocumentBuilder, failure_tag: str | None,
-                      document: DocumentFn, starts: frozenset[str], safe_len: int) -> PlainRunFn:
+                      document: DocumentFn, starts: frozenset[str], safe_len: int,
+                      compiled: bool = True) -> PlainRunFn:
     """The decoder's one-line fast path over a batch, with the ``document`` code inlined.
 
     ``plain_run`` completes the pending one-line record ``first`` (whose span ends at ``end``)
@@ -113,13 +130,18 @@ def compile_plain_run(codec: str, groks: Sequence[Grok], builder: DocumentBuilde
     :meth:`LineDecoder.feed` does for such a line — appending the events to ``out``; it stops at
     the first line that needs the general path and returns that line's index, the pending record,
     its end and the last document built (None if none). ``codec`` other than ``auto``/``grok``:
-    the loop calls ``document`` (the generic path)."""
+    the loop calls ``document`` (the generic path). ``compiled``: the C extension's loop when it is
+    there (for ``auto``/``grok`` without a risky pattern, whose time budget is Python's)."""
+    if not starts.isdisjoint("pf"):
+        raise ValueError("plain_run's lines must not start with 'p' or 'f' (a panic / fatal error)")
+    ext = _extension() if compiled and codec in ("auto", "grok") and not any(g.risky for g in groks) else None
+    if ext is not None:
+        fast: PlainRunFn = ext.PlainRun(*_extension_args(codec, groks, builder, document, starts, safe_len))
+        return fast
     namespace = _namespace(groks, builder)
     namespace.update({"STARTS": starts, "SAFE_LEN": safe_len, "Event": Event, "new_event": Event.__new__,
                       "document": document})
     if codec in ("auto", "grok"):
-        if not starts.isdisjoint("pf"):
-            raise ValueError("plain_run's lines must not start with 'p' or 'f' (a panic / fatal error)")
         code = _document_code(codec, groks, builder, failure_tag, plain=True)
     else:
         code = ["doc = document(text, path, offset, read_time, None, None, task)"]
@@ -127,6 +149,68 @@ def compile_plain_run(codec: str, groks: Sequence[Grok], builder: DocumentBuilde
     exec(compile("\n".join(body), "<cronwatch plain_run>", "exec"), namespace)  # noqa: S102 - as above
     fn: PlainRunFn = namespace["plain_run"]
     return fn
+
+
+# PlainRun's operations on a capture (shipper/parse/_fastrun.c)
+OP_SKIP, OP_MSG, OP_LEVEL, OP_STR, OP_NONEMPTY, OP_DURATION, OP_EXTRA, OP_FALLBACK = range(8)
+# (operations, one per capture: (op, field, contract name, unit); time stamp captures by rank:
+#  (index, field); whether status / priority may set the level)
+Plan = tuple[tuple[tuple[int, str, "str | None", Any], ...], tuple[tuple[int, str], ...], bool]
+
+
+def plan_for(grok: Grok) -> Plan | None:
+    """What PlainRun does with each capture of ``grok``: the decisions of :func:`_build_code` (a
+    field it hands to ``take`` is OP_FALLBACK: such a line goes to the ``document`` function).
+    None: a pattern whose document is not built inline (every match goes to ``document``)."""
+    if not can_inline(grok):
+        return None
+    fields = grok.field_names
+    ops: list[tuple[int, str, str | None, Any]] = []
+    duration_seen = False
+    for field in fields:
+        known = KNOWN.get(field)
+        slot = known[0] if known else None
+        if slot == TS:
+            ops.append((OP_SKIP, field, None, None))
+        elif slot == MSG:
+            ops.append((OP_MSG, field, "message", None))
+        elif slot == LEVEL:
+            ops.append((OP_LEVEL, field, "log.level", None))
+        elif known is not None and slot in (STR, TASK, HOST, SERVICE):
+            ops.append((OP_STR if slot == STR else OP_NONEMPTY, field, known[1], None))
+        elif slot == DURATION and not duration_seen:
+            ops.append((OP_DURATION, field, "event.duration", nz.DURATION_FIELDS[field]))
+            duration_seen = True
+        elif known is None and field not in NESTED_ROOTS:
+            ops.append((OP_EXTRA, field, None, None))
+        else:
+            ops.append((OP_FALLBACK, field, None, None))
+    ts = tuple((i, f) for _rank, i, f in sorted((TS_RANK[f], i, f) for i, f in enumerate(fields) if f in TS_RANK))
+    return tuple(ops), ts, "status" in fields or "priority" in fields
+
+
+def _ascii_table(chars: frozenset[str]) -> bytes:
+    return bytes(1 if chr(c) in chars else 0 for c in range(128))
+
+
+def _extension_args(codec: str, groks: Sequence[Grok], builder: DocumentBuilder, document: DocumentFn,
+                    starts: frozenset[str], safe_len: int) -> tuple[Any, ...]:
+    """The arguments of ``_fastrun.PlainRun`` (see shipper/parse/_fastrun.c) for this input."""
+    patterns = []
+    for grok in groks:
+        first = first_chars(grok)
+        table = other = None
+        digit = False
+        if first is not None:
+            table = _ascii_table(first[0])
+            other = frozenset(c for c in first[0] if ord(c) >= 128) or None
+            digit = first[1] or not first[0]  # (no character known: the generated check is isdecimal())
+        patterns.append((grok.matcher, table, other, digit, plan_for(grok)))
+    ts = builder.timestamps
+    return (_ascii_table(starts), safe_len, document, codec == "auto", codecs.LOGFMT_START.match, tuple(patterns),
+            tuple(builder.static_top.items()), builder.host or None, builder.labels or None,
+            tuple(builder.static_extra.items()), nz.LEVELS, ts.fast_seconds, ts.parse, format_ts, nz.ids_at,
+            nz.duration_ns, nz.SYSLOG_SEVERITY, Event, RawLine, re.Match.groups)
 
 
 _parser: Any = importlib.import_module("re._parser")
