@@ -203,6 +203,9 @@ def test_dockerfile_runs_as_non_root_and_copies_what_exists(compose: dict[str, A
         for path in src.split():
             assert (REPO / path).exists(), path
             assert path.split("/")[0] not in ignored, f"{path} is excluded by .dockerignore"
+    build_stage = text.split("\nFROM ")[1]  # the wheel is built with the shipper's C extension
+    assert "setup.py" in build_stage and re.search(r"apt-get install .*\bgcc\b", build_stage)
+    assert "**/*.so" in ignored
     exposed = set(re.findall(r"^EXPOSE (.+)$", text, re.MULTILINE)[0].split())
     for name in ("scheduler", "shipper", "alerter"):
         for port in compose["services"][name]["ports"]:
