@@ -27,7 +27,11 @@ typedef struct {
     PyObject *key;    /* the field name as captured (borrowed from the plan tuple) */
     PyObject *target; /* the contract name (OP_STR, OP_NONEMPTY) */
     PyObject *unit;   /* OP_DURATION: nanoseconds per unit of a bare number */
+    int check;        /* whether the contract name may be in the document already (else not looked up) */
 } Op;
+
+/* the checks of the finish that a pattern may need (the contract name may be set by then) */
+enum { CHECK_TRACE = 1, CHECK_TASK = 2, CHECK_HOST = 4 };
 
 typedef struct {
     PyObject *matcher;
@@ -42,6 +46,7 @@ typedef struct {
     Py_ssize_t *ts_index; /* the time stamp captures, best rank first */
     PyObject **ts_key;
     int status_priority;
+    int finish_checks; /* CHECK_* */
 } Pattern;
 
 typedef struct {
@@ -105,6 +110,12 @@ static PyObject *line_get(PlainRun *self, PyObject *line, int which, PyObject *n
 static int dict_has(PyObject *d, PyObject *key)
 {
     return PyDict_Contains(d, key); /* 1, 0 or -1 */
+}
+
+/* dict_has when ``check``; 0 without a lookup when the plan knows the key cannot be there */
+static int maybe_has(int check, PyObject *d, PyObject *key)
+{
+    return check ? PyDict_Contains(d, key) : 0;
 }
 
 static int extra_set(PyObject **extra, PyObject *key, PyObject *value)
@@ -256,15 +267,25 @@ static Py_ssize_t find_ascii(PyObject *text, const char *needle, Py_ssize_t m)
         const char *hit = memmem(data, (size_t)n, needle, (size_t)m);
         return hit != NULL ? hit - (const char *)data : -1;
     }
-    for (Py_ssize_t i = 0; i + m <= n; i++) {
-        if (PyUnicode_READ(kind, data, i) != (Py_UCS4)(unsigned char)needle[0])
-            continue;
-        Py_ssize_t j = 1;
-        while (j < m && PyUnicode_READ(kind, data, i + j) == (Py_UCS4)(unsigned char)needle[j])
-            j++;
-        if (j == m)
-            return i;
-    }
+#define FIND_IN(T)                                                                                                  \
+    do {                                                                                                            \
+        const T *d = (const T *)data;                                                                               \
+        const T c0 = (T)(unsigned char)needle[0];                                                                   \
+        for (Py_ssize_t i = 0; i + m <= n; i++) {                                                                   \
+            if (d[i] != c0)                                                                                         \
+                continue;                                                                                           \
+            Py_ssize_t j = 1;                                                                                       \
+            while (j < m && d[i + j] == (T)(unsigned char)needle[j])                                                \
+                j++;                                                                                                \
+            if (j == m)                                                                                             \
+                return i;                                                                                           \
+        }                                                                                                           \
+    } while (0)
+    if (kind == PyUnicode_2BYTE_KIND)
+        FIND_IN(Py_UCS2);
+    else
+        FIND_IN(Py_UCS4);
+#undef FIND_IN
     return -1;
 }
 
@@ -368,13 +389,13 @@ static int build_matched(PlainRun *self, Pattern *p, PyObject *m, PyObject *text
             goto fallback;
         switch (op->op) {
         case OP_MSG:
-            if ((has = dict_has(doc, k_message)) < 0)
+            if ((has = maybe_has(op->check, doc, k_message)) < 0)
                 goto done;
             if ((has ? extra_set(&extra, op->key, v) : PyDict_SetItem(doc, k_message, v)) < 0)
                 goto done;
             break;
         case OP_LEVEL: {
-            if ((has = dict_has(doc, k_level)) < 0)
+            if ((has = maybe_has(op->check, doc, k_level)) < 0)
                 goto done;
             if (has)
                 goto fallback;
@@ -390,7 +411,7 @@ static int build_matched(PlainRun *self, Pattern *p, PyObject *m, PyObject *text
         }
         case OP_STR:
         case OP_NONEMPTY:
-            if ((has = dict_has(doc, op->target)) < 0)
+            if ((has = maybe_has(op->check, doc, op->target)) < 0)
                 goto done;
             if (op->op == OP_NONEMPTY && PyUnicode_GET_LENGTH(v) == 0)
                 has = 1;
@@ -398,7 +419,7 @@ static int build_matched(PlainRun *self, Pattern *p, PyObject *m, PyObject *text
                 goto done;
             break;
         case OP_DURATION: {
-            if ((has = dict_has(doc, k_duration)) < 0)
+            if ((has = maybe_has(op->check, doc, k_duration)) < 0)
                 goto done;
             if (has)
                 goto fallback;
@@ -441,7 +462,7 @@ static int build_matched(PlainRun *self, Pattern *p, PyObject *m, PyObject *text
     }
     if (!PyUnicode_Check(message))
         goto fallback;
-    int has_trace = dict_has(doc, k_trace);
+    int has_trace = maybe_has(p->finish_checks & CHECK_TRACE, doc, k_trace);
     if (has_trace < 0)
         goto done;
     if (!has_trace) {
@@ -520,7 +541,7 @@ static int build_matched(PlainRun *self, Pattern *p, PyObject *m, PyObject *text
         if (t < 0)
             goto done;
         if (t) {
-            int has = dict_has(doc, k_task);
+            int has = maybe_has(p->finish_checks & CHECK_TASK, doc, k_task);
             if (has < 0 || (!has && PyDict_SetItem(doc, k_task, task) < 0))
                 goto done;
         }
@@ -531,7 +552,7 @@ static int build_matched(PlainRun *self, Pattern *p, PyObject *m, PyObject *text
             goto done;
     }
     if (self->host != Py_None) {
-        int has = dict_has(doc, k_host);
+        int has = maybe_has(p->finish_checks & CHECK_HOST, doc, k_host);
         if (has < 0 || (!has && PyDict_SetItem(doc, k_host, self->host) < 0))
             goto done;
     }
@@ -708,7 +729,8 @@ static int parse_pattern(PyObject *item, Pattern *p)
         return 0;
     PyObject *ops, *ts;
     int status_priority;
-    if (!PyArg_ParseTuple(plan, "O!O!p", &PyTuple_Type, &ops, &PyTuple_Type, &ts, &status_priority))
+    if (!PyArg_ParseTuple(plan, "O!O!pi", &PyTuple_Type, &ops, &PyTuple_Type, &ts, &status_priority,
+                          &p->finish_checks))
         return -1;
     p->status_priority = status_priority;
     p->nops = PyTuple_GET_SIZE(ops);
@@ -722,7 +744,8 @@ static int parse_pattern(PyObject *item, Pattern *p)
     }
     for (Py_ssize_t k = 0; k < p->nops; k++) {
         Op *op = &p->ops[k];
-        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(ops, k), "iUOO", &op->op, &op->key, &op->target, &op->unit))
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(ops, k), "iUOOp", &op->op, &op->key, &op->target, &op->unit,
+                              &op->check))
             return -1;
         if (op->op < OP_SKIP || op->op > OP_FALLBACK) {
             PyErr_Format(PyExc_ValueError, "PlainRun: unknown operation %d", op->op);

@@ -153,40 +153,58 @@ def compile_plain_run(codec: str, groks: Sequence[Grok], builder: DocumentBuilde
 
 # PlainRun's operations on a capture (shipper/parse/_fastrun.c)
 OP_SKIP, OP_MSG, OP_LEVEL, OP_STR, OP_NONEMPTY, OP_DURATION, OP_EXTRA, OP_FALLBACK = range(8)
-# (operations, one per capture: (op, field, contract name, unit); time stamp captures by rank:
-#  (index, field); whether status / priority may set the level)
-Plan = tuple[tuple[tuple[int, str, "str | None", Any], ...], tuple[tuple[int, str], ...], bool]
+# the finish's lookups a pattern needs (its contract name may be set by then)
+CHECK_TRACE, CHECK_TASK, CHECK_HOST = 1, 2, 4
+# (operations, one per capture: (op, field, contract name, unit, whether the name may be set already);
+#  time stamp captures by rank: (index, field); whether status / priority may set the level; CHECK_*)
+Plan = tuple[tuple[tuple[int, str, "str | None", Any, bool], ...], tuple[tuple[int, str], ...], bool, int]
 
 
-def plan_for(grok: Grok) -> Plan | None:
-    """What PlainRun does with each capture of ``grok``: the decisions of :func:`_build_code` (a
-    field it hands to ``take`` is OP_FALLBACK: such a line goes to the ``document`` function).
-    None: a pattern whose document is not built inline (every match goes to ``document``)."""
+def plan_for(grok: Grok, builder: DocumentBuilder) -> Plan | None:
+    """What PlainRun does with each capture of ``grok``: the decisions of :func:`_build_code` and
+    :func:`_finish_code`, with the same ``maybe`` set (the contract names that may be in the
+    document at each point; a name outside it is not looked up). A field :func:`_build_code` hands
+    to ``take`` is OP_FALLBACK: such a line goes to the ``document`` function. None: a pattern
+    whose document is not built inline (every match goes to ``document``)."""
     if not can_inline(grok):
         return None
     fields = grok.field_names
-    ops: list[tuple[int, str, str | None, Any]] = []
-    duration_seen = False
+    ops: list[tuple[int, str, str | None, Any, bool]] = []
+    maybe = {"@timestamp"}
     for field in fields:
         known = KNOWN.get(field)
         slot = known[0] if known else None
         if slot == TS:
-            ops.append((OP_SKIP, field, None, None))
+            ops.append((OP_SKIP, field, None, None, False))
         elif slot == MSG:
-            ops.append((OP_MSG, field, "message", None))
+            ops.append((OP_MSG, field, "message", None, "message" in maybe))
+            maybe.add("message")
         elif slot == LEVEL:
-            ops.append((OP_LEVEL, field, "log.level", None))
+            ops.append((OP_LEVEL, field, "log.level", None, "log.level" in maybe))
+            maybe.add("log.level")
         elif known is not None and slot in (STR, TASK, HOST, SERVICE):
-            ops.append((OP_STR if slot == STR else OP_NONEMPTY, field, known[1], None))
-        elif slot == DURATION and not duration_seen:
-            ops.append((OP_DURATION, field, "event.duration", nz.DURATION_FIELDS[field]))
-            duration_seen = True
+            ops.append((OP_STR if slot == STR else OP_NONEMPTY, field, known[1], None, known[1] in maybe))
+            maybe.add(known[1])
+        elif slot == DURATION and "event.duration" not in maybe:
+            ops.append((OP_DURATION, field, "event.duration", nz.DURATION_FIELDS[field], False))
+            maybe.add("event.duration")
         elif known is None and field not in NESTED_ROOTS:
-            ops.append((OP_EXTRA, field, None, None))
+            ops.append((OP_EXTRA, field, None, None, False))
         else:
-            ops.append((OP_FALLBACK, field, None, None))
+            ops.append((OP_FALLBACK, field, None, None, True))
+            if known is not None:
+                maybe.add(known[1])
+                if slot == TRACE:
+                    maybe.add("span.id")
+    checks = CHECK_TRACE if "trace.id" in maybe else 0
+    maybe |= {"message", "trace.id", "span.id"}
+    if "status" in fields or "priority" in fields:
+        maybe.add("log.level")
+    checks |= CHECK_TASK if "task.name" in maybe else 0
+    maybe |= {"task.name", *_STACK_TARGETS, *builder.static_top}
+    checks |= CHECK_HOST if "host.name" in maybe else 0
     ts = tuple((i, f) for _rank, i, f in sorted((TS_RANK[f], i, f) for i, f in enumerate(fields) if f in TS_RANK))
-    return tuple(ops), ts, "status" in fields or "priority" in fields
+    return tuple(ops), ts, "status" in fields or "priority" in fields, checks
 
 
 def _ascii_table(chars: frozenset[str]) -> bytes:
@@ -205,7 +223,7 @@ def _extension_args(codec: str, groks: Sequence[Grok], builder: DocumentBuilder,
             table = _ascii_table(first[0])
             other = frozenset(c for c in first[0] if ord(c) >= 128) or None
             digit = first[1] or not first[0]  # (no character known: the generated check is isdecimal())
-        patterns.append((grok.matcher, table, other, digit, plan_for(grok)))
+        patterns.append((grok.matcher, table, other, digit, plan_for(grok, builder)))
     ts = builder.timestamps
     return (_ascii_table(starts), safe_len, document, codec == "auto", codecs.LOGFMT_START.match, tuple(patterns),
             tuple(builder.static_top.items()), builder.host or None, builder.labels or None,

@@ -100,14 +100,14 @@ def test_plans_follow_the_generator() -> None:
     lib = PatternLibrary.builtin()
     grok = compile_grok(r"(?<timestamp>\S+) (?<pid>\d+) (?<trace_id>\S+) (?<duration_ms>\d+) (?<elapsed>\S+)", lib,
                         "t")
-    plan = plan_for(grok)
+    plan = plan_for(grok, compile_parser(ParseConfig()).builder)
     assert plan is not None
-    ops, ts, status_priority = plan
+    ops, ts, status_priority, _checks = plan
     assert [op[0] for op in ops][:3] == [OP_SKIP, OP_EXTRA, OP_FALLBACK]
     assert ops[4][0] == OP_FALLBACK  # the second duration field: take() decides
     assert ts == ((0, "timestamp"),) and not status_priority
     typed = compile_grok(r"%{NUMBER:n:int} %{GREEDYDATA:message}", lib, "typed")
-    assert plan_for(typed) is None  # converted captures: every match goes to the document function
+    assert plan_for(typed, compile_parser(ParseConfig()).builder) is None  # converted captures: every match goes to the document function
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -172,8 +172,8 @@ def test_an_error_in_the_document_function_propagates() -> None:
 
 def test_no_memory_is_kept() -> None:
     """Rounds over the same lines leave no objects behind (reference counts in the C code): once the
-    caches have filled (the first rounds), 60 more rounds of 900 lines grow memory by less than a
-    byte per line."""
+    caches have filled (the first rounds), 60 more rounds of 900 lines grow memory by less than 5
+    bytes per line (an object kept per line would be 32 bytes or more)."""
     lines = raw_lines("\n".join(POOL * 20))
     _, compiled, _ = _loops(CONFIGS["auto-berlin-labels-fields"])
     tracemalloc.start()
@@ -186,7 +186,7 @@ def test_no_memory_is_kept() -> None:
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    assert grown < 16 * 1024, grown
+    assert grown < 5 * 60 * 900, grown
 
 
 POOL = [
