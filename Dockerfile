@@ -4,7 +4,7 @@
 ARG PYTHON_VERSION=3.12
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
-# a C compiler for the shipper's compiled fast path (shipper/parse/_fastrun.c, see setup.py); the
+# a C compiler for the shipper's compiled fast path (shipper/_speedups.c, see setup.py); the
 # runtime stage gets only the built wheel
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null \

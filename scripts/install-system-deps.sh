@@ -6,7 +6,7 @@ need=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-# a C compiler and Python's headers build shipper/parse/_fastrun.c (without them the install skips
+# a C compiler and Python's headers build shipper/_speedups.c (without them the install skips
 # it and the shipper parses in pure Python: the same events, slower; its tests then fail)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 py="${PYTHON:-python3}"

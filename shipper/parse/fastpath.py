@@ -12,7 +12,7 @@ Field names are always quoted with ``repr``: never evaluated.
 
 ``compile_plain_run`` writes the decoder's batch loop (``LineDecoder.feed_many``) over the lines
 that take its one-line fast path, with the same document code inlined in the loop body. Where the
-C extension ``shipper.parse._fastrun`` is built (``setup.py``), that loop is its ``PlainRun``
+C extension ``shipper._speedups`` is built (``setup.py``), that loop is its ``PlainRun``
 instead: :func:`plan_for` turns each pattern's captures into its operations, with the decisions
 :func:`_build_code` makes, and every line it does not handle itself goes to the generated
 ``document`` function, so both give the same events. ``CRONWATCH_NO_EXTENSIONS=1`` keeps to Python.
@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import os
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from cronwatch.jsonlog import format_ts
+from shipper.compiled import speedups
 from shipper.errors import GrokTimeout
 from shipper.model import Event, RawLine
 from shipper.parse import codecs
@@ -109,16 +109,6 @@ _RUN_TAIL = [
 ]
 
 
-def _extension() -> Any:
-    """The compiled ``shipper.parse._fastrun`` module, or None (not built, or turned off)."""
-    if os.environ.get("CRONWATCH_NO_EXTENSIONS", "") not in ("", "0"):
-        return None
-    try:
-        return importlib.import_module("shipper.parse._fastrun")
-    except ImportError:
-        return None
-
-
 def compile_plain_run(codec: str, groks: Sequence[Grok], builder: DocumentBuilder, failure_tag: str | None,
                       document: DocumentFn, starts: frozenset[str], safe_len: int,
                       compiled: bool = True) -> PlainRunFn:
@@ -134,7 +124,7 @@ def compile_plain_run(codec: str, groks: Sequence[Grok], builder: DocumentBuilde
     there (for ``auto``/``grok`` without a risky pattern, whose time budget is Python's)."""
     if not starts.isdisjoint("pf"):
         raise ValueError("plain_run's lines must not start with 'p' or 'f' (a panic / fatal error)")
-    ext = _extension() if compiled and codec in ("auto", "grok") and not any(g.risky for g in groks) else None
+    ext = speedups() if compiled and codec in ("auto", "grok") and not any(g.risky for g in groks) else None
     if ext is not None:
         fast: PlainRunFn = ext.PlainRun(*_extension_args(codec, groks, builder, document, starts, safe_len))
         return fast
@@ -151,7 +141,7 @@ def compile_plain_run(codec: str, groks: Sequence[Grok], builder: DocumentBuilde
     return fn
 
 
-# PlainRun's operations on a capture (shipper/parse/_fastrun.c)
+# PlainRun's operations on a capture (shipper/_speedups.c)
 OP_SKIP, OP_MSG, OP_LEVEL, OP_STR, OP_NONEMPTY, OP_DURATION, OP_EXTRA, OP_FALLBACK = range(8)
 # the finish's lookups a pattern needs (its contract name may be set by then)
 CHECK_TRACE, CHECK_TASK, CHECK_HOST = 1, 2, 4
@@ -213,7 +203,7 @@ def _ascii_table(chars: frozenset[str]) -> bytes:
 
 def _extension_args(codec: str, groks: Sequence[Grok], builder: DocumentBuilder, document: DocumentFn,
                     starts: frozenset[str], safe_len: int) -> tuple[Any, ...]:
-    """The arguments of ``_fastrun.PlainRun`` (see shipper/parse/_fastrun.c) for this input."""
+    """The arguments of ``_speedups.PlainRun`` (see shipper/_speedups.c) for this input."""
     patterns = []
     for grok in groks:
         first = first_chars(grok)

@@ -10,8 +10,10 @@ over-long line is cut at ``max_line_bytes`` so memory stays bounded.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from itertools import accumulate, repeat
 
+from shipper.compiled import speedups
 from shipper.model import RawLine
 
 DEFAULT_CHUNK = 64 * 1024  # ~600 lines of 100 bytes: decoded and encoded while still in the CPU cache
@@ -28,6 +30,9 @@ class LineReader:
         self.partial = b""
         self.max_line_bytes = max_line_bytes
         self.skipping = False  # inside the rest of an over-long line
+        ext = speedups()
+        self.split: Callable[[bytes, int, int, float, type[RawLine]], list[RawLine]] | None = (
+            ext.split_lines if ext is not None else None)
 
     @property
     def consumed(self) -> int:
@@ -56,7 +61,10 @@ class LineReader:
         pos = self.line_start
         cut = buf.rfind(b"\n") + 1
         rest = buf[cut:]
-        if cut and buf.isascii() and b"\r" not in buf:  # common case: characters are bytes
+        if cut and self.split is not None:  # the compiled loop: what the two branches below do
+            out = self.split(buf, cut, pos, now, RawLine)
+            pos += cut
+        elif cut and buf.isascii() and b"\r" not in buf:  # common case: characters are bytes
             lines = buf[: cut - 1].decode("ascii").split("\n")
             starts = list(accumulate([len(t) + 1 for t in lines], initial=pos))
             out = list(map(RawLine, lines, starts, starts[1:], repeat(now, len(lines))))

@@ -1,4 +1,4 @@
-"""The compiled one-line fast path (``shipper.parse._fastrun.PlainRun``) gives exactly the events of
+"""The compiled one-line fast path (``shipper._speedups.PlainRun``) gives exactly the events of
 the generated Python ``plain_run`` it replaces.
 
 Both loops are built for the same parser and run over the same lines; the documents are compared
@@ -24,7 +24,7 @@ from shipper.parse.fastpath import OP_EXTRA, OP_FALLBACK, OP_SKIP, compile_plain
 from shipper.parse.grok import PatternLibrary, compile_grok
 from shipper.parse.parser import Parser
 
-fastrun = importlib.import_module("shipper.parse._fastrun")  # built by `pip install -e .` (setup.py)
+speedups = importlib.import_module("shipper._speedups")  # built by `pip install -e .` (setup.py)
 
 USER = r"%{TIMESTAMP_ISO8601:timestamp} %{LOGLEVEL:level} \[%{DATA:logger}\] %{GREEDYDATA:message}"
 CONFIGS = {
@@ -73,25 +73,25 @@ def _assert_same(cfg: ParseConfig, lines: list[RawLine]) -> None:
     if not lines:
         return
     parser, compiled, python = _loops(cfg)
-    assert isinstance(compiled, fastrun.PlainRun)
+    assert isinstance(compiled, speedups.PlainRun)
     task = parser.task_for(PATH)
     assert _run(compiled, lines, task) == _run(python, lines, task)
 
 
 def test_the_extension_runs_for_auto_and_grok() -> None:
     """Built by the install; the parser takes it unless the input has a pattern with a time budget."""
-    assert isinstance(compile_parser(ParseConfig()).plain_run, fastrun.PlainRun)
-    assert isinstance(compile_parser(ParseConfig(codec="grok", patterns=[USER])).plain_run, fastrun.PlainRun)
+    assert isinstance(compile_parser(ParseConfig()).plain_run, speedups.PlainRun)
+    assert isinstance(compile_parser(ParseConfig(codec="grok", patterns=[USER])).plain_run, speedups.PlainRun)
     risky = ParseConfig(codec="grok", patterns=[r"^(?<a>(?:\w+\s?)*)x (?<message>.*)"])
-    assert not isinstance(compile_parser(risky).plain_run, fastrun.PlainRun)
-    assert not isinstance(compile_parser(ParseConfig(codec="json")).plain_run, fastrun.PlainRun)
+    assert not isinstance(compile_parser(risky).plain_run, speedups.PlainRun)
+    assert not isinstance(compile_parser(ParseConfig(codec="json")).plain_run, speedups.PlainRun)
 
 
 def test_turned_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRONWATCH_NO_EXTENSIONS", "1")
-    assert not isinstance(compile_parser(ParseConfig()).plain_run, fastrun.PlainRun)
+    assert not isinstance(compile_parser(ParseConfig()).plain_run, speedups.PlainRun)
     monkeypatch.setenv("CRONWATCH_NO_EXTENSIONS", "0")
-    assert isinstance(compile_parser(ParseConfig()).plain_run, fastrun.PlainRun)
+    assert isinstance(compile_parser(ParseConfig()).plain_run, speedups.PlainRun)
 
 
 def test_plans_follow_the_generator() -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import zlib
 from collections import deque
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -273,3 +275,76 @@ def test_a_pass_reads_several_small_chunks_of_a_busy_file(tmp_path: Path) -> Non
     assert spans == [(i * 100, i * 100 + 100) for i in range(n)]
     queued = [pipeline.queue.get_nowait() for _ in range(pipeline.queue.qsize())]
     assert pipeline.stats.lines == n and sum(len(b.items) for b in [*queued, pipeline.batch] if b) == n
+
+
+# --- the compiled loop (shipper._speedups.emit_items) gives exactly the items of the Python loop ---------------
+
+
+def _varied_events(n: int, seed: int) -> list[Event]:
+    """Runs of one day broken by others, times that are not UTC strings, lone surrogates, values orjson
+    refuses, non-ASCII and long texts, offsets past 4 GiB."""
+    import random
+
+    rng = random.Random(seed)
+    stamps: list[Any] = ["2026-11-22T02:00:00.000Z", "2026-11-22T23:59:59.999Z", "2026-11-23T00:00:00.000Z",
+                         "2026-11-23T01:00:00+02:00", "2026-11-22T02:00:00.000z", "", None, 1795312800, "Z",
+                         "2026-11-22T0٢:00:00.000Z", "2026-11-22"]
+    raws = ["plain line", "备份 数据 ünïcode", "lone \udcff surrogate", "x" * 3000, "", "emoji 🙂", "tab\tquote\""]
+    out, offset = [], rng.choice((0, 5, 1 << 32, (1 << 40) + 3))
+    for i in range(n):
+        raw = rng.choice(raws) + f" {i}"
+        ts = stamps[0] if rng.random() < 0.6 else rng.choice(stamps)
+        doc: dict[str, Any] = {"@timestamp": ts, "message": raw.encode("utf-8", "replace").decode(), "n": i}
+        if rng.random() < 0.05:
+            doc["opaque"] = _Opaque()
+        if rng.random() < 0.05:
+            del doc["@timestamp"]
+        out.append(Event(doc, offset, offset + 10, {"raw": raw, "source": KEY}))
+        offset += rng.choice((1, 10, 4096))
+    return out
+
+
+@pytest.mark.parametrize("tz", [None, "Asia/Shanghai"])
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_emit_equals_the_python_loop(tmp_path: Path, tz: str | None, seed: int) -> None:
+    from shipper._speedups import emit_items
+
+    events = _varied_events(300, seed)
+    results = []
+    for fast in (emit_items, None):
+        pipeline, sent = _pipeline(tmp_path, Limits(batch_events=64))
+        pipeline.namer = IndexNamer(tz=ZoneInfo(tz) if tz else None)
+        pipeline.emit_items = fast
+        t = _Tracked()
+        for part in (events[:1], events[1:120], events[120:]):
+            asyncio.run(pipeline.emit(t, part))  # type: ignore[arg-type]
+        results.append([b.items for b in [*sent, pipeline.batch]])
+    assert results[0] == results[1]
+    assert sum(map(len, results[0])) == len(events)
+
+
+def test_compiled_emit_stops_where_the_python_loop_must_decide() -> None:
+    """Another day, a time that is not a str ending in "Z", a lone surrogate, a TypeError from dumps,
+    an offset that is not a non-negative int: the index of that event; other errors propagate."""
+    import orjson
+    from shipper._speedups import emit_items
+
+    from shipper.sink.encoder import ACTION_TAIL
+
+    def ev(ts: Any, raw: str = "r", offset: Any = 0, **extra: Any) -> Event:
+        return Event({"@timestamp": ts, **extra}, offset, 1, {"raw": raw})
+
+    good = ev("2026-11-22T02:00:00.000Z")
+    for bad in (ev("2026-11-23T00:00:00.000Z"), ev("2026-11-22T02:00:00+00:00"), ev(None), ev(5),
+                ev("2026-11-22T02:00:00.000Z", raw="\udcff"), ev("2026-11-22T02:00:00.000Z", x=_Opaque()),
+                ev("2026-11-22T02:00:00.000Z", offset=-1), ev("2026-11-22T02:00:00.000Z", offset=1 << 70)):
+        items: list[bytes] = []
+        assert emit_items([good, good, bad, good], 0, b"p", b"H", "2026-11-22", 10, ACTION_TAIL, orjson.dumps,
+                          items) == 2
+        assert items == [b'H%08xp0"}}\n{"@timestamp":"2026-11-22T02:00:00.000Z"}\n' % zlib.crc32(b"r", 0)] * 2
+
+    def boom(_doc: Any) -> bytes:
+        raise ValueError("not a TypeError")
+
+    with pytest.raises(ValueError, match="not a TypeError"):
+        emit_items([good], 0, b"p", b"H", "2026-11-22", 10, ACTION_TAIL, boom, [])

@@ -267,3 +267,38 @@ def test_unreadable_file_is_reported_once(tmp_path: Path, caplog: pytest.LogCapt
     denied.clear()
     tailer.scan(5.0)
     assert len(tailer.files) == 1
+
+
+def _lines_of(data: bytes, chunk: int, compiled: bool, max_line: int) -> list[tuple[str, int, int, float]]:
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "a.log"
+        f.write_bytes(data)
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            r = LineReader(fd, 0, max_line_bytes=max_line)
+            if not compiled:
+                r.split = None
+            else:
+                assert r.split is not None  # built by the install (shipper/_speedups.c)
+            out: list[RawLine] = []
+            now = 1.5
+            while True:
+                lines, n = r.read(now, chunk)
+                out.extend(lines)
+                now += 1
+                if not n:
+                    break
+        finally:
+            os.close(fd)
+    assert all(type(line) is RawLine for line in out)
+    return [(line.text, line.offset, line.end, line.read_time) for line in out]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.lists(st.sampled_from([b"\n", b"\r", b"\r\n", b"a", b"\xe6\x95\xb0", b"\xff", b"\xe6\x95", b"x" * 30,
+                                      b"\xf0\x9f\x99\x82", b"\x00"]), max_size=120).map(b"".join),
+       chunk=st.integers(1, 80), max_line=st.sampled_from([16, 1 << 20]))
+def test_compiled_split_equals_the_python_split(data: bytes, chunk: int, max_line: int) -> None:
+    """The compiled line splitter gives the same lines (text, offsets, read time) for any bytes and chunking:
+    CR LF, a lone CR, invalid and cut UTF-8, NUL, over-long lines."""
+    assert _lines_of(data, chunk, True, max_line) == _lines_of(data, chunk, False, max_line)
