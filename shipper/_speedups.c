@@ -1000,30 +1000,39 @@ static int crc_utf8(PyObject *text, uLong *crc)
     }
     unsigned char buf[1024];
     size_t used = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (used > sizeof buf - 4) {
-            *crc = crc32(*crc, buf, (uInt)used);
-            used = 0;
-        }
-        if (c < 0x80) {
-            buf[used++] = (unsigned char)c;
-        } else if (c < 0x800) {
-            buf[used++] = (unsigned char)(0xC0 | (c >> 6));
-            buf[used++] = (unsigned char)(0x80 | (c & 0x3F));
-        } else if (c < 0x10000) {
-            if (c >= 0xD800 && c <= 0xDFFF)
-                return 0;
-            buf[used++] = (unsigned char)(0xE0 | (c >> 12));
-            buf[used++] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
-            buf[used++] = (unsigned char)(0x80 | (c & 0x3F));
-        } else {
-            buf[used++] = (unsigned char)(0xF0 | (c >> 18));
-            buf[used++] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
-            buf[used++] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
-            buf[used++] = (unsigned char)(0x80 | (c & 0x3F));
-        }
+#define ENCODE_ALL(T)                                                                                               \
+    for (Py_ssize_t i = 0; i < n; i++) {                                                                            \
+        Py_UCS4 c = ((const T *)data)[i];                                                                           \
+        if (used > sizeof buf - 4) {                                                                                \
+            *crc = crc32(*crc, buf, (uInt)used);                                                                    \
+            used = 0;                                                                                               \
+        }                                                                                                           \
+        if (c < 0x80) {                                                                                             \
+            buf[used++] = (unsigned char)c;                                                                         \
+        } else if (c < 0x800) {                                                                                     \
+            buf[used++] = (unsigned char)(0xC0 | (c >> 6));                                                         \
+            buf[used++] = (unsigned char)(0x80 | (c & 0x3F));                                                       \
+        } else if (c < 0x10000) {                                                                                   \
+            if (c >= 0xD800 && c <= 0xDFFF)                                                                         \
+                return 0;                                                                                           \
+            buf[used++] = (unsigned char)(0xE0 | (c >> 12));                                                        \
+            buf[used++] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));                                                \
+            buf[used++] = (unsigned char)(0x80 | (c & 0x3F));                                                       \
+        } else {                                                                                                    \
+            buf[used++] = (unsigned char)(0xF0 | (c >> 18));                                                        \
+            buf[used++] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));                                               \
+            buf[used++] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));                                                \
+            buf[used++] = (unsigned char)(0x80 | (c & 0x3F));                                                       \
+        }                                                                                                           \
     }
+    if (kind == PyUnicode_1BYTE_KIND) {
+        ENCODE_ALL(Py_UCS1)
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        ENCODE_ALL(Py_UCS2)
+    } else {
+        ENCODE_ALL(Py_UCS4)
+    }
+#undef ENCODE_ALL
     *crc = crc32(*crc, buf, (uInt)used);
     return 1;
 }
