@@ -19,6 +19,9 @@ The corpus is built before the timing and then frozen out of the cyclic garbage 
 200k ``RawLine`` objects that every full collection would otherwise walk. ``--no-freeze``
 times without that.
 
+cronwatch runs its compiled one-line path (``shipper/_speedups.c``) when it is built;
+``CRONWATCH_NO_EXTENSIONS=1`` measures the Python path instead (the header line says which ran).
+
 Scenarios: one user pattern over Python ``logging`` lines, and the zero-configuration formats
 over a mix of text formats. The contenders take turns for ``--repeat`` rounds, each timed on the
 process's CPU time; prints the median lines/s and the median of the per-round ratios (targets:
@@ -36,6 +39,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+from shipper.compiled import speedups
 from shipper.model import RawLine
 from shipper.parse import ParseConfig, compile_parser
 from shipper.parse.formats import CW_FORMATS
@@ -207,7 +211,8 @@ def scenario(name: str, lines: list[str], cfg: ParseConfig, patterns: list[str],
 
     print(f"{name}: {n} lines, median of {repeat} rounds (CPU time; cronwatch fed "
           f"{'per line' if per_line else f'in batches of {DEFAULT_CHUNK // 1024} KiB'}"
-          f"{', corpus frozen out of gc' if freeze else ''})")
+          f"{', corpus frozen out of gc' if freeze else ''}; its one-line path "
+          f"{'compiled' if speedups() is not None else 'in Python'})")
     print(f"  cronwatch grok step only  {med('step'):>12,.0f} lines/s   (fields of each line, what pygrok returns):"
           f" {ratio('step', 'pygrok'):.2f}x pygrok, {ratio('step', 'floor'):.2f}x floor")
     print(f"  cronwatch (full pipeline) {med('ours'):>12,.0f} lines/s")

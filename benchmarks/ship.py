@@ -33,6 +33,7 @@ from parse import USER_PATTERN, python_lines, run_cronwatch
 
 from cronwatch.testing.services import free_port, http_ok, wait_until
 from shipper.app import build_pipeline, tune_gc
+from shipper.compiled import speedups
 from shipper.config import InputConfig, ShipperConfig, SinkConfig
 from shipper.parse import ParseConfig
 from shipper.sink.response import read_bulk_response
@@ -189,7 +190,8 @@ def main() -> None:
 
         med = statistics.median
         print(f"ship: {n} Python logging lines, one grok pattern, gzip {'off' if args.no_gzip else 'on'}, "
-              f"median of {args.repeat} rounds (cpu count {os.cpu_count()})")
+              f"median of {args.repeat} rounds (cpu count {os.cpu_count()}; hot paths "
+              f"{'compiled' if speedups() is not None else 'in Python'})")
         print("  per CPU second (the shipper's CPU time: reading, parsing, encoding, compression, HTTP):")
         print(f"    parse only (parsing pipeline, fresh parser) {med(parse_cpu):>10,.0f} lines/s")
         print(f"    end to end (files -> _bulk)                 {med(e2e_cpu):>10,.0f} lines/s   "
