@@ -43,6 +43,12 @@ CONFIGS = {
 PATH = "/var/log/jobs/sync_orders.log"
 
 
+@pytest.fixture(autouse=True)
+def _compiled_paths_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests compare the compiled path with Python's, also in a run with the switch set."""
+    monkeypatch.delenv("CRONWATCH_NO_EXTENSIONS", raising=False)
+
+
 def _loops(cfg: ParseConfig) -> tuple[Parser, Any, Any]:
     parser = compile_parser(cfg)
     python = compile_plain_run(parser.codec, parser.groks, parser.builder, parser.failure_tag, parser.document,
