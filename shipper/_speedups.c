@@ -38,8 +38,16 @@ typedef struct {
 /* the checks of the finish that a pattern may need (the contract name may be set by then) */
 enum { CHECK_TRACE = 1, CHECK_TASK = 2, CHECK_HOST = 4 };
 
+/* the last time stamp converted through fast_seconds (per pattern: each format writes its own) */
+typedef struct {
+    PyObject *last_prefix; /* found in fast_seconds without its fraction (owned) ... */
+    PyObject *last_second; /* ... and its value there (owned) */
+    PyObject *last_raw, *last_ts; /* a whole time stamp and its result (owned) */
+} TsCache;
+
 typedef struct {
     PyObject *matcher;
+    TsCache ts_cache;
     int has_first;
     unsigned char first_ascii[128];
     PyObject *first_other; /* frozenset of non-ASCII first characters, or NULL */
@@ -76,9 +84,6 @@ typedef struct {
     Py_ssize_t line_slot[4], event_slot[4];
     double last_read;      /* format_ts cache: the last read time ... */
     PyObject *last_read_ts; /* ... and its text (owned), or NULL */
-    PyObject *last_prefix;  /* the last time stamp found in fast_seconds, without its fraction (owned) */
-    PyObject *last_second;  /* ... and its value there (owned) */
-    PyObject *last_raw, *last_ts; /* the last time stamp converted through fast_seconds, and the result */
 } PlainRun;
 
 static PyObject *s_text, *s_offset, *s_end, *s_read_time, *s_doc, *s_meta, *s_raw, *s_source;
@@ -200,31 +205,32 @@ static int same_text(PyObject *a, PyObject *b, Py_ssize_t n)
            && memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)PyUnicode_KIND(a)) == 0;
 }
 
-static PyObject *convert_ts_uncached(PlainRun *self, PyObject *raw, PyObject *read_time, int *cacheable);
+static PyObject *convert_ts_uncached(PlainRun *self, TsCache *cache, PyObject *raw, PyObject *read_time,
+                                     int *cacheable);
 
-static PyObject *convert_ts(PlainRun *self, PyObject *raw, PyObject *read_time)
+static PyObject *convert_ts(PlainRun *self, TsCache *cache, PyObject *raw, PyObject *read_time)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
-    if (self->last_raw != NULL && PyUnicode_GET_LENGTH(self->last_raw) == n
-        && same_text(self->last_raw, raw, n))
-        return Py_NewRef(self->last_ts); /* the same text as the previous line's, found the same way */
+    if (cache->last_raw != NULL && PyUnicode_GET_LENGTH(cache->last_raw) == n && same_text(cache->last_raw, raw, n))
+        return Py_NewRef(cache->last_ts); /* the same text as the previous one, found the same way */
     int cacheable = 0;
-    PyObject *ts = convert_ts_uncached(self, raw, read_time, &cacheable);
+    PyObject *ts = convert_ts_uncached(self, cache, raw, read_time, &cacheable);
     if (ts != NULL && cacheable) {
-        Py_XSETREF(self->last_raw, Py_NewRef(raw));
-        Py_XSETREF(self->last_ts, Py_NewRef(ts));
+        Py_XSETREF(cache->last_raw, Py_NewRef(raw));
+        Py_XSETREF(cache->last_ts, Py_NewRef(ts));
     }
     return ts;
 }
 
 /* ``cacheable``: set when the value came from fast_seconds (it depends on the text alone; what
  * ts_parse gives may depend on the read time: a syslog time without a year) */
-static PyObject *convert_ts_uncached(PlainRun *self, PyObject *raw, PyObject *read_time, int *cacheable)
+static PyObject *convert_ts_uncached(PlainRun *self, TsCache *cache, PyObject *raw, PyObject *read_time,
+                                     int *cacheable)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
-    PyObject *second, *last = self->last_prefix;
+    PyObject *second, *last = cache->last_prefix;
     if (n > 4 && last != NULL && PyUnicode_GET_LENGTH(last) == n - 4 && same_text(last, raw, n - 4)) {
-        second = self->last_second; /* the second of the previous line (a text maps to one second) */
+        second = cache->last_second; /* the second of the previous line (a text maps to one second) */
     } else {
         PyObject *prefix = PyUnicode_Substring(raw, 0, n > 4 ? n - 4 : 0);
         if (prefix == NULL)
@@ -235,8 +241,8 @@ static PyObject *convert_ts_uncached(PlainRun *self, PyObject *raw, PyObject *re
             return NULL;
         }
         if (second != NULL && n > 4) {
-            Py_XSETREF(self->last_second, Py_NewRef(second));
-            Py_XSETREF(self->last_prefix, prefix);
+            Py_XSETREF(cache->last_second, Py_NewRef(second));
+            Py_XSETREF(cache->last_prefix, prefix);
         } else {
             Py_DECREF(prefix);
         }
@@ -374,7 +380,7 @@ static int build_matched(PlainRun *self, Pattern *p, PyObject *m, PyObject *text
     if (ts_raw != NULL) {
         if (!PyUnicode_Check(ts_raw))
             goto fallback;
-        ts = convert_ts(self, ts_raw, read_time);
+        ts = convert_ts(self, &p->ts_cache, ts_raw, read_time);
         if (ts == NULL)
             goto done;
         if (ts == Py_None)
@@ -627,7 +633,7 @@ static int fast_document(PlainRun *self, PyObject *text, PyObject *path, PyObjec
             int ok = 0;
             if (len) {
                 if (c0 < 128) {
-                    ok = p->first_ascii[c0];
+                    ok = p->first_ascii[c0] || (p->digit && c0 >= '0' && c0 <= '9'); /* (isdecimal, for ASCII) */
                 } else if (p->first_other != NULL) {
                     PyObject *ch = PyUnicode_FromOrdinal(c0);
                     if (ch == NULL)
@@ -664,6 +670,11 @@ static void free_patterns(PlainRun *self)
     if (self->patterns == NULL)
         return;
     for (Py_ssize_t k = 0; k < self->npatterns; k++) {
+        TsCache *c = &self->patterns[k].ts_cache;
+        Py_CLEAR(c->last_prefix);
+        Py_CLEAR(c->last_second);
+        Py_CLEAR(c->last_raw);
+        Py_CLEAR(c->last_ts);
         PyMem_Free(self->patterns[k].ops);
         PyMem_Free(self->patterns[k].ts_index);
         PyMem_Free(self->patterns[k].ts_key);
@@ -676,10 +687,13 @@ static int PlainRun_traverse(PlainRun *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->spec);
     Py_VISIT(self->last_read_ts);
-    Py_VISIT(self->last_prefix);
-    Py_VISIT(self->last_second);
-    Py_VISIT(self->last_raw);
-    Py_VISIT(self->last_ts);
+    for (Py_ssize_t k = 0; self->patterns != NULL && k < self->npatterns; k++) {
+        TsCache *c = &self->patterns[k].ts_cache;
+        Py_VISIT(c->last_prefix);
+        Py_VISIT(c->last_second);
+        Py_VISIT(c->last_raw);
+        Py_VISIT(c->last_ts);
+    }
     return 0;
 }
 
@@ -687,10 +701,6 @@ static int PlainRun_clear(PlainRun *self)
 {
     Py_CLEAR(self->spec);
     Py_CLEAR(self->last_read_ts);
-    Py_CLEAR(self->last_prefix);
-    Py_CLEAR(self->last_second);
-    Py_CLEAR(self->last_raw);
-    Py_CLEAR(self->last_ts);
     free_patterns(self);
     self->npatterns = 0;
     return 0;
