@@ -24,8 +24,7 @@
 #include <structmember.h>
 #include <zlib.h>
 
-enum { OP_SKIP = 0, OP_MSG = 1, OP_LEVEL = 2, OP_STR = 3, OP_NONEMPTY = 4, OP_DURATION = 5, OP_EXTRA = 6,
-       OP_FALLBACK = 7 };
+enum { OP_SKIP = 0, OP_LEVEL = 1, OP_STR = 2, OP_NONEMPTY = 3, OP_DURATION = 4, OP_EXTRA = 5, OP_FALLBACK = 6 };
 
 typedef struct {
     int op;
@@ -399,12 +398,6 @@ static int build_matched(PlainRun *self, Pattern *p, PyObject *m, PyObject *text
         if (!PyUnicode_Check(v))
             goto fallback;
         switch (op->op) {
-        case OP_MSG:
-            if ((has = maybe_has(op->check, doc, k_message)) < 0)
-                goto done;
-            if ((has ? extra_set(&extra, op->key, v) : PyDict_SetItem(doc, k_message, v)) < 0)
-                goto done;
-            break;
         case OP_LEVEL: {
             if ((has = maybe_has(op->check, doc, k_level)) < 0)
                 goto done;

@@ -142,7 +142,7 @@ def compile_plain_run(codec: str, groks: Sequence[Grok], builder: DocumentBuilde
 
 
 # PlainRun's operations on a capture (shipper/_speedups.c)
-OP_SKIP, OP_MSG, OP_LEVEL, OP_STR, OP_NONEMPTY, OP_DURATION, OP_EXTRA, OP_FALLBACK = range(8)
+OP_SKIP, OP_LEVEL, OP_STR, OP_NONEMPTY, OP_DURATION, OP_EXTRA, OP_FALLBACK = range(7)
 # the finish's lookups a pattern needs (its contract name may be set by then)
 CHECK_TRACE, CHECK_TASK, CHECK_HOST = 1, 2, 4
 # (operations, one per capture: (op, field, contract name, unit, whether the name may be set already);
@@ -167,7 +167,7 @@ def plan_for(grok: Grok, builder: DocumentBuilder) -> Plan | None:
         if slot == TS:
             ops.append((OP_SKIP, field, None, None, False))
         elif slot == MSG:
-            ops.append((OP_MSG, field, "message", None, "message" in maybe))
+            ops.append((OP_STR, field, "message", None, "message" in maybe))  # (a message is a str, as it is)
             maybe.add("message")
         elif slot == LEVEL:
             ops.append((OP_LEVEL, field, "log.level", None, "log.level" in maybe))
