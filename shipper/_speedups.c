@@ -195,8 +195,6 @@ static PyObject *read_ts(PlainRun *self, PyObject *read_time)
     return PyObject_CallOneArg(self->format_ts, read_time);
 }
 
-/* The time stamp of ``raw`` as the generated code's inlined fast path gives it: a new reference,
- * Py_None (new reference) when it does not parse (the caller falls back), NULL on error. */
 static int same_text(PyObject *a, PyObject *b, Py_ssize_t n)
 {
     return a != NULL && PyUnicode_GET_LENGTH(a) >= n && PyUnicode_GET_LENGTH(b) >= n
@@ -207,6 +205,8 @@ static int same_text(PyObject *a, PyObject *b, Py_ssize_t n)
 static PyObject *convert_ts_uncached(PlainRun *self, TsCache *cache, PyObject *raw, PyObject *read_time,
                                      int *cacheable);
 
+/* The time stamp of ``raw`` as the generated code's inlined fast path gives it: a new reference,
+ * Py_None (new reference) when it does not parse (the caller falls back), NULL on error. */
 static PyObject *convert_ts(PlainRun *self, TsCache *cache, PyObject *raw, PyObject *read_time)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
@@ -247,8 +247,8 @@ static PyObject *convert_ts_uncached(PlainRun *self, TsCache *cache, PyObject *r
         }
     }
     if (second != NULL) {
-        if (n < 4)
-            Py_RETURN_NONE; /* cannot happen (no key is that short); the generated code decides */
+        if (n < 4 || !PyUnicode_Check(second))
+            Py_RETURN_NONE; /* cannot happen (no key is that short, values are str): the general path */
         Py_UCS4 sep = PyUnicode_READ_CHAR(raw, n - 4);
         if ((sep == '.' || sep == ',') && all_digits(raw, n - 3, n, 0)) {
             *cacheable = 1;
@@ -262,6 +262,8 @@ static PyObject *convert_ts_uncached(PlainRun *self, TsCache *cache, PyObject *r
         PyObject *args[2] = {raw, read_time};
         return PyObject_Vectorcall(self->ts_parse, args, 2, NULL);
     }
+    if (!PyUnicode_Check(second))
+        Py_RETURN_NONE; /* (values are str) */
     *cacheable = 1;
     return PyUnicode_FromFormat("%U.000Z", second);
 }
