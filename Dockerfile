@@ -4,10 +4,10 @@
 ARG PYTHON_VERSION=3.12
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
-# a C compiler for the shipper's compiled fast path (shipper/_speedups.c, see setup.py); the
-# runtime stage gets only the built wheel
+# a C compiler and zlib's header for the compiled hot paths (shipper/_speedups.c,
+# alerter/_speedups.c, see setup.py); the runtime stage gets only the built wheels
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null \
+ && apt-get install -y -qq --no-install-recommends gcc libc6-dev zlib1g-dev >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
@@ -15,7 +15,10 @@ COPY cronwatch ./cronwatch
 COPY scheduler ./scheduler
 COPY shipper ./shipper
 COPY alerter ./alerter
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels . \
+ && python -c "import glob, sys, zipfile; names = zipfile.ZipFile(glob.glob('/wheels/cronwatch-*.whl')[0]).namelist(); \
+sys.exit(0 if all(any(n.startswith(m) and n.endswith('.so') for n in names) for m in ('shipper/_speedups', 'alerter/_speedups')) \
+else 'the compiled parts were not built')"
 
 FROM python:${PYTHON_VERSION}-slim-bookworm
 LABEL org.opencontainers.image.title="cronwatch" \

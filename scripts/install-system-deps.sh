@@ -6,9 +6,10 @@ need=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-# a C compiler and Python's headers build shipper/_speedups.c (without them the install skips
-# it and the shipper parses in pure Python: the same events, slower; its tests then fail)
+# a C compiler, zlib's and Python's headers build shipper/_speedups.c and alerter/_speedups.c
+# (without them the install skips them and the same work runs in Python, slower; their tests fail)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+[ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
 py="${PYTHON:-python3}"
 if command -v "$py" >/dev/null 2>&1 && ! "$py" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then
   need+=(python3-dev)

@@ -204,7 +204,8 @@ def test_dockerfile_runs_as_non_root_and_copies_what_exists(compose: dict[str, A
             assert (REPO / path).exists(), path
             assert path.split("/")[0] not in ignored, f"{path} is excluded by .dockerignore"
     build_stage = text.split("\nFROM ")[1]  # the wheel is built with the shipper's C extension
-    assert "setup.py" in build_stage and re.search(r"apt-get install .*\bgcc\b", build_stage)
+    assert "setup.py" in build_stage and re.search(r"apt-get install .*\bgcc\b.*\bzlib1g-dev\b", build_stage)
+    assert "shipper/_speedups" in build_stage and "alerter/_speedups" in build_stage  # the build checks them
     assert "**/*.so" in ignored
     exposed = set(re.findall(r"^EXPOSE (.+)$", text, re.MULTILINE)[0].split())
     for name in ("scheduler", "shipper", "alerter"):
