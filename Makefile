@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit system-deps bench clean
 
-$(STAMP): pyproject.toml setup.py shipper/_speedups.c
+$(STAMP): pyproject.toml setup.py shipper/_speedups.c alerter/_speedups.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
