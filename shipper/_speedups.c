@@ -61,6 +61,19 @@ typedef struct {
     int finish_checks; /* CHECK_* */
 } Pattern;
 
+/* Where the four object slots of a slotted dataclass are -- RawLine (text, offset, end, read_time)
+ * or Event (doc, offset, end, meta) -- so they are read and set without an attribute lookup;
+ * an offset of -1: use the attribute (another kind of type, or one with its own __setattr__). */
+typedef struct {
+    PyTypeObject *type;
+    PyObject **names; /* LINE_NAMES or EVENT_NAMES */
+    Py_ssize_t offset[4];
+} Layout;
+
+static PyObject *LINE_NAMES[4], *EVENT_NAMES[4];
+enum { L_TEXT = 0, L_OFFSET = 1, L_END = 2, L_READ = 3 };
+enum { E_DOC = 0, E_OFFSET = 1, E_END = 2, E_META = 3 };
+
 typedef struct {
     PyObject_HEAD
     PyObject *spec; /* the construction arguments: keep every borrowed object alive */
@@ -76,11 +89,8 @@ typedef struct {
     PyObject *labels;       /* dict or None */
     PyObject *static_extra; /* tuple of (key, value) */
     PyObject *levels, *fast_seconds, *ts_parse, *format_ts, *ids_at, *duration_ns, *severity;
-    PyTypeObject *event_type, *line_type;
+    Layout line, event; /* RawLine's and Event's */
     PyObject *groups_fn; /* re.Match.groups */
-    /* where the slots of RawLine (text, offset, end, read_time) and of Event (doc, offset, end, meta)
-     * are, so they are read and set without an attribute lookup; -1: look the attribute up */
-    Py_ssize_t line_slot[4], event_slot[4];
     double last_read;      /* format_ts cache: the last read time ... */
     PyObject *last_read_ts; /* ... and its text (owned), or NULL */
 } PlainRun;
@@ -90,9 +100,6 @@ static PyObject *k_timestamp, *k_message, *k_level, *k_trace, *k_span, *k_task, 
     *k_labels, *k_extra, *k_duration, *k_status, *k_priority, *v_error, *v_warn, *v_info;
 
 /* ---- small helpers ---- */
-
-enum { L_TEXT = 0, L_OFFSET = 1, L_END = 2, L_READ = 3 };
-enum { E_DOC = 0, E_OFFSET = 1, E_END = 2, E_META = 3 };
 
 /* The offset of the writable object slot ``name`` of ``type`` (a dataclass with slots), or -1. */
 static Py_ssize_t slot_offset(PyTypeObject *type, PyObject *name)
@@ -106,22 +113,54 @@ static Py_ssize_t slot_offset(PyTypeObject *type, PyObject *name)
     return def->offset;
 }
 
-static PyObject *line_get(PlainRun *self, PyObject *line, int which, PyObject *name)
+static void layout_of(Layout *layout, PyTypeObject *type, PyObject **names)
 {
-    if (Py_IS_TYPE(line, self->line_type) && self->line_slot[which] >= 0) {
-        PyObject *value = *(PyObject **)((char *)line + self->line_slot[which]);
+    int generic = type->tp_setattro == PyObject_GenericSetAttr;
+    layout->type = type;
+    layout->names = names;
+    for (int k = 0; k < 4; k++)
+        layout->offset[k] = generic ? slot_offset(type, names[k]) : -1;
+}
+
+static int layout_direct(const Layout *layout)
+{
+    for (int k = 0; k < 4; k++) {
+        if (layout->offset[k] < 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* obj's attribute ``which`` (a new reference), from its slot when obj is of the layout's type */
+static PyObject *layout_get(const Layout *layout, PyObject *obj, int which)
+{
+    if (Py_IS_TYPE(obj, layout->type) && layout->offset[which] >= 0) {
+        PyObject *value = *(PyObject **)((char *)obj + layout->offset[which]);
         if (value != NULL)
             return Py_NewRef(value);
     }
-    return PyObject_GetAttr(line, name);
+    return PyObject_GetAttr(obj, layout->names[which]);
 }
 
-static int dict_has(PyObject *d, PyObject *key)
+/* A new object of the layout's type holding ``values``, made without calling its __init__
+ * (shipper/compiled.py checks that RawLine and Event have only their four fields) */
+static PyObject *layout_new(const Layout *layout, PyObject *const values[4])
 {
-    return PyDict_Contains(d, key); /* 1, 0 or -1 */
+    PyObject *obj = layout->type->tp_alloc(layout->type, 0);
+    if (obj == NULL)
+        return NULL;
+    for (int k = 0; k < 4; k++) {
+        if (layout->offset[k] >= 0) { /* a fresh object: the slot is empty */
+            *(PyObject **)((char *)obj + layout->offset[k]) = Py_NewRef(values[k]);
+        } else if (PyObject_SetAttr(obj, layout->names[k], values[k]) < 0) {
+            Py_DECREF(obj);
+            return NULL;
+        }
+    }
+    return obj;
 }
 
-/* dict_has when ``check``; 0 without a lookup when the plan knows the key cannot be there */
+/* PyDict_Contains when ``check``; 0 without a lookup when the plan knows the key cannot be there */
 static int maybe_has(int check, PyObject *d, PyObject *key)
 {
     return check ? PyDict_Contains(d, key) : 0;
@@ -499,7 +538,7 @@ static int build_matched(PlainRun *self, Pattern *p, PyObject *m, PyObject *text
             if (r > 0) {
                 r = PyDict_SetItem(doc, k_trace, tid);
                 if (r == 0 && (r = PyObject_IsTrue(sid)) > 0) {
-                    r = dict_has(doc, k_span);
+                    r = PyDict_Contains(doc, k_span);
                     if (r == 0)
                         r = PyDict_SetItem(doc, k_span, sid);
                     else if (r == 1)
@@ -512,7 +551,7 @@ static int build_matched(PlainRun *self, Pattern *p, PyObject *m, PyObject *text
         }
     }
     if (p->status_priority && extra != NULL && PyDict_GET_SIZE(extra)) {
-        int has = dict_has(doc, k_level);
+        int has = PyDict_Contains(doc, k_level);
         if (has < 0)
             goto done;
         if (!has) {
@@ -565,7 +604,7 @@ static int build_matched(PlainRun *self, Pattern *p, PyObject *m, PyObject *text
     if (PyDict_SetItem(doc, k_path, path) < 0 || PyDict_SetItem(doc, k_log_offset, offset) < 0)
         goto done;
     if (self->labels != Py_None) {
-        int has = dict_has(doc, k_labels);
+        int has = PyDict_Contains(doc, k_labels);
         if (has < 0)
             goto done;
         if (has)
@@ -832,16 +871,9 @@ static PyObject *PlainRun_new(PyTypeObject *type, PyObject *args, PyObject *kwds
     self->ids_at = ids_at;
     self->duration_ns = duration_ns;
     self->severity = severity;
-    self->event_type = (PyTypeObject *)event_type;
-    self->line_type = (PyTypeObject *)line_type;
+    layout_of(&self->event, (PyTypeObject *)event_type, EVENT_NAMES);
+    layout_of(&self->line, (PyTypeObject *)line_type, LINE_NAMES);
     self->groups_fn = groups_fn;
-    PyObject *line_names[4] = {s_text, s_offset, s_end, s_read_time};
-    PyObject *event_names[4] = {s_doc, s_offset, s_end, s_meta};
-    int plain_setattr = self->event_type->tp_setattro == PyObject_GenericSetAttr;
-    for (int k = 0; k < 4; k++) {
-        self->line_slot[k] = slot_offset(self->line_type, line_names[k]);
-        self->event_slot[k] = plain_setattr ? slot_offset(self->event_type, event_names[k]) : -1;
-    }
     self->npatterns = PyTuple_GET_SIZE(patterns);
     self->patterns = PyMem_Calloc(self->npatterns ? self->npatterns : 1, sizeof(Pattern));
     if (self->patterns == NULL) {
@@ -869,22 +901,8 @@ static PyObject *new_event(PlainRun *self, PyObject *doc, PyObject *offset, PyOb
         Py_DECREF(meta);
         return NULL;
     }
-    PyObject *event = self->event_type->tp_alloc(self->event_type, 0);
-    if (event == NULL) {
-        Py_DECREF(meta);
-        return NULL;
-    }
     PyObject *values[4] = {doc, offset, end, meta};
-    PyObject *names[4] = {s_doc, s_offset, s_end, s_meta};
-    for (int k = 0; k < 4; k++) {
-        if (self->event_slot[k] >= 0) { /* a fresh object: the slot is empty */
-            *(PyObject **)((char *)event + self->event_slot[k]) = Py_NewRef(values[k]);
-        } else if (PyObject_SetAttr(event, names[k], values[k]) < 0) {
-            Py_DECREF(event);
-            Py_DECREF(meta);
-            return NULL;
-        }
-    }
+    PyObject *event = layout_new(&self->event, values);
     Py_DECREF(meta);
     return event;
 }
@@ -908,13 +926,13 @@ static PyObject *PlainRun_call(PlainRun *self, PyObject *args, PyObject *kwds)
     PyObject *ftext = NULL, *foffset = NULL, *fread = NULL, *last = Py_NewRef(Py_None);
     Py_INCREF(first);
     Py_INCREF(end);
-    if ((ftext = line_get(self, first, L_TEXT, s_text)) == NULL
-        || (foffset = line_get(self, first, L_OFFSET, s_offset)) == NULL
-        || (fread = line_get(self, first, L_READ, s_read_time)) == NULL)
+    if ((ftext = layout_get(&self->line, first, L_TEXT)) == NULL
+        || (foffset = layout_get(&self->line, first, L_OFFSET)) == NULL
+        || (fread = layout_get(&self->line, first, L_READ)) == NULL)
         goto error;
     for (; i < n; i++) {
         PyObject *line = PySequence_Fast_GET_ITEM(seq, i);
-        PyObject *text = line_get(self, line, L_TEXT, s_text);
+        PyObject *text = layout_get(&self->line, line, L_TEXT);
         if (text == NULL)
             goto error;
         Py_UCS4 c;
@@ -947,9 +965,9 @@ static PyObject *PlainRun_call(PlainRun *self, PyObject *args, PyObject *kwds)
         }
         Py_SETREF(ftext, text);
         Py_SETREF(first, Py_NewRef(line));
-        Py_SETREF(end, line_get(self, line, L_END, s_end));
-        Py_SETREF(foffset, line_get(self, line, L_OFFSET, s_offset));
-        Py_SETREF(fread, line_get(self, line, L_READ, s_read_time));
+        Py_SETREF(end, layout_get(&self->line, line, L_END));
+        Py_SETREF(foffset, layout_get(&self->line, line, L_OFFSET));
+        Py_SETREF(fread, layout_get(&self->line, line, L_READ));
         if (end == NULL || foffset == NULL || fread == NULL)
             goto error;
     }
@@ -983,8 +1001,6 @@ static PyTypeObject PlainRunType = {
 };
 
 /* ---- emit_items: the bulk items of a run of events ---- */
-
-static PyObject *s_doc_key_ts, *s_meta_raw;
 
 /* crc32(seed, UTF-8 of text) without making the bytes (zlib.crc32(text.encode(), seed)), 0 when
  * the text has a lone surrogate (strict UTF-8 cannot encode it: the caller's Python path does) */
@@ -1041,24 +1057,17 @@ static int crc_utf8(PyObject *text, uLong *crc)
     *crc = crc32(*crc, buf, (uInt)used);
     return 1;
 }
-static PyTypeObject *event_type_seen; /* the Event type of the last call, and where its slots are */
-static Py_ssize_t event_slots[4];
 
-static PyObject *event_get(PyObject *ev, int which, PyObject *name)
+static Layout event_seen; /* the layout of the last event's type (held: its address is not reused) */
+
+static PyObject *event_get(PyObject *ev, int which)
 {
-    if (Py_TYPE(ev) != event_type_seen) {
-        PyTypeObject *type = Py_TYPE(ev);
-        PyObject *names[4] = {s_doc, s_offset, s_end, s_meta};
-        for (int k = 0; k < 4; k++)
-            event_slots[k] = slot_offset(type, names[k]);
-        Py_XSETREF(event_type_seen, (PyTypeObject *)Py_NewRef(type)); /* held: its address is not reused */
+    if (!Py_IS_TYPE(ev, event_seen.type)) {
+        PyTypeObject *previous = event_seen.type;
+        layout_of(&event_seen, (PyTypeObject *)Py_NewRef(Py_TYPE(ev)), EVENT_NAMES);
+        Py_XDECREF(previous);
     }
-    if (event_slots[which] >= 0) {
-        PyObject *value = *(PyObject **)((char *)ev + event_slots[which]);
-        if (value != NULL)
-            return Py_NewRef(value);
-    }
-    return PyObject_GetAttr(ev, name);
+    return layout_get(&event_seen, ev, which);
 }
 
 /* emit_items(events, i, ids_prefix, head, day_key, cut, tail, dumps, items) -> index
@@ -1093,17 +1102,17 @@ static PyObject *emit_items(PyObject *module, PyObject *const *args, Py_ssize_t 
     Py_ssize_t lh = PyBytes_GET_SIZE(head), lp = PyBytes_GET_SIZE(prefix), lt = PyBytes_GET_SIZE(tail);
     for (; i < PyList_GET_SIZE(events); i++) {
         PyObject *ev = PyList_GET_ITEM(events, i);
-        PyObject *doc = event_get(ev, E_DOC, s_doc);
+        PyObject *doc = event_get(ev, E_DOC);
         if (doc == NULL)
             return NULL;
-        PyObject *meta = event_get(ev, E_META, s_meta);
+        PyObject *meta = event_get(ev, E_META);
         if (meta == NULL) {
             Py_DECREF(doc);
             return NULL;
         }
-        PyObject *offset_obj = event_get(ev, E_OFFSET, s_offset);
-        PyObject *raw = PyDict_CheckExact(meta) ? PyDict_GetItemWithError(meta, s_meta_raw) : NULL;
-        PyObject *ts = PyDict_CheckExact(doc) ? PyDict_GetItemWithError(doc, s_doc_key_ts) : NULL;
+        PyObject *offset_obj = event_get(ev, E_OFFSET);
+        PyObject *raw = PyDict_CheckExact(meta) ? PyDict_GetItemWithError(meta, s_raw) : NULL;
+        PyObject *ts = PyDict_CheckExact(doc) ? PyDict_GetItemWithError(doc, k_timestamp) : NULL;
         Py_DECREF(meta); /* (raw stays alive: the event holds its meta) */
         if (offset_obj == NULL || PyErr_Occurred()) {
             Py_XDECREF(offset_obj);
@@ -1125,7 +1134,7 @@ static PyObject *emit_items(PyObject *module, PyObject *const *args, Py_ssize_t 
             Py_DECREF(doc);
             break;
         }
-        uLong crc = crc32(0L, Z_NULL, 0) + (uLong)(offset & 0xFFFFFFFFu); /* zlib.crc32(content, seed) */
+        uLong crc = (uLong)(offset & 0xFFFFFFFFu); /* zlib.crc32(content, seed): the seed is the start value */
         if (!crc_utf8(raw, &crc)) { /* lone surrogates: the Python loop encodes with "replace" */
             Py_DECREF(doc);
             break;
@@ -1202,14 +1211,9 @@ static PyObject *split_lines(PyObject *module, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "split_lines: (bytes, cut within it, int, float, type)");
         return NULL;
     }
-    PyTypeObject *type = (PyTypeObject *)type_obj;
-    PyObject *names[4] = {s_text, s_offset, s_end, s_read_time};
-    Py_ssize_t slot[4];
-    int direct = type->tp_setattro == PyObject_GenericSetAttr; /* (shipper/compiled.py checks RawLine) */
-    for (int k = 0; k < 4; k++) {
-        slot[k] = slot_offset(type, names[k]);
-        direct = direct && slot[k] >= 0;
-    }
+    Layout layout;
+    layout_of(&layout, (PyTypeObject *)type_obj, LINE_NAMES);
+    int direct = layout_direct(&layout); /* else the type is called (RawLine always is direct) */
     PyObject *out = PyList_New(0);
     if (out == NULL)
         return NULL;
@@ -1233,18 +1237,8 @@ static PyObject *split_lines(PyObject *module, PyObject *const *args, Py_ssize_t
             Py_DECREF(end_obj);
             goto error;
         }
-        PyObject *line;
-        if (direct) {
-            line = type->tp_alloc(type, 0);
-            if (line != NULL) {
-                PyObject *values[4] = {text, start_obj, end_obj, now};
-                for (int k = 0; k < 4; k++)
-                    *(PyObject **)((char *)line + slot[k]) = Py_NewRef(values[k]);
-            }
-        } else {
-            PyObject *call[4] = {text, start_obj, end_obj, now};
-            line = PyObject_Vectorcall(type_obj, call, 4, NULL);
-        }
+        PyObject *values[4] = {text, start_obj, end_obj, now};
+        PyObject *line = direct ? layout_new(&layout, values) : PyObject_Vectorcall(type_obj, values, 4, NULL);
         Py_DECREF(text);
         Py_SETREF(start_obj, end_obj);
         if (line == NULL)
@@ -1295,8 +1289,6 @@ PyMODINIT_FUNC PyInit__speedups(void)
     INTERN(s_raw, "raw");
     INTERN(s_source, "source");
     INTERN(k_timestamp, "@timestamp");
-    INTERN(s_doc_key_ts, "@timestamp");
-    INTERN(s_meta_raw, "raw");
     INTERN(k_message, "message");
     INTERN(k_level, "log.level");
     INTERN(k_trace, "trace.id");
@@ -1313,6 +1305,9 @@ PyMODINIT_FUNC PyInit__speedups(void)
     INTERN(v_error, "error");
     INTERN(v_warn, "warn");
     INTERN(v_info, "info");
+    PyObject *line_names[4] = {s_text, s_offset, s_end, s_read_time}, *event_names[4] = {s_doc, s_offset, s_end, s_meta};
+    memcpy(LINE_NAMES, line_names, sizeof LINE_NAMES);
+    memcpy(EVENT_NAMES, event_names, sizeof EVENT_NAMES);
     if (PyType_Ready(&PlainRunType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&speedups_module);
