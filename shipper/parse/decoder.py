@@ -19,8 +19,8 @@ A record is cut at ``max_lines``/``max_bytes`` (the next lines form a new record
 longer than the timeout, and always at end of input.
 
 ``feed_many(lines)`` (what the tailer calls with the lines of one read) gives exactly the events
-``feed`` gives line by line; runs of ordinary one-line records go through the parser's generated
-``plain_run`` loop instead of a call per line.
+``feed`` gives line by line; runs of ordinary one-line records go through the parser's
+``plain_run`` loop (generated, or compiled) instead of a call per line.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class LineDecoder:
         """Take consecutive lines; the same events as :meth:`feed` on each in turn, in order.
 
         Runs of lines that take :meth:`feed`'s one-line fast path go through the parser's
-        generated ``plain_run`` (the same steps, the document code inlined, no call per line)."""
+        ``plain_run`` (the same steps, the document code inlined or compiled, no call per line)."""
         events: list[Event] = []
         n = len(lines)
         i = 0

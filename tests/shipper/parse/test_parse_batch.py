@@ -33,27 +33,18 @@ def _spans(events: list[Event]) -> list[tuple[Any, ...]]:
     return [(e.doc, list(e.doc), e.offset, e.end, e.meta) for e in events]
 
 
-def _one_by_one(cfg: ParseConfig, batches: list[list[RawLine]], flush_at: set[int] | frozenset[int] = frozenset()
-                ) -> tuple[list[Event], list[int | None]]:
+def _decode(cfg: ParseConfig, batches: list[list[RawLine]], flush_at: set[int] | frozenset[int], many: bool
+            ) -> tuple[list[Event], list[int | None]]:
+    """Events and pending offsets after each batch, fed with ``feed_many`` (``many``) or ``feed`` per line."""
     decoder = compile_parser(cfg).decoder("/var/log/jobs/sync_orders.log", "dev:ino")
     out: list[Event] = []
     pending = []
     for k, batch in enumerate(batches):
-        for line in batch:
-            out += decoder.feed(line)
-        if k in flush_at and batch:
-            out += decoder.flush(batch[-1].read_time + 3600)
-        pending.append(decoder.pending_offset())
-    return out + decoder.flush(), pending
-
-
-def _batched(cfg: ParseConfig, batches: list[list[RawLine]], flush_at: set[int] | frozenset[int] = frozenset()
-             ) -> tuple[list[Event], list[int | None]]:
-    decoder = compile_parser(cfg).decoder("/var/log/jobs/sync_orders.log", "dev:ino")
-    out: list[Event] = []
-    pending = []
-    for k, batch in enumerate(batches):
-        out += decoder.feed_many(batch)
+        if many:
+            out += decoder.feed_many(batch)
+        else:
+            for line in batch:
+                out += decoder.feed(line)
         if k in flush_at and batch:
             out += decoder.flush(batch[-1].read_time + 3600)
         pending.append(decoder.pending_offset())
@@ -66,8 +57,8 @@ def _split(lines: list[RawLine], size: int) -> list[list[RawLine]]:
 
 def _assert_same(cfg: ParseConfig, batches: list[list[RawLine]], flush_at: set[int] | frozenset[int] = frozenset()
                  ) -> None:
-    want, want_pending = _one_by_one(cfg, batches, flush_at)
-    got, got_pending = _batched(cfg, batches, flush_at)
+    want, want_pending = _decode(cfg, batches, flush_at, many=False)
+    got, got_pending = _decode(cfg, batches, flush_at, many=True)
     assert _spans(got) == _spans(want)
     assert got_pending == want_pending
 
